@@ -1,0 +1,1 @@
+"""The `servicecycle` command line: the composition root of core, plugins and kiosk."""

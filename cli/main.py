@@ -1,0 +1,316 @@
+"""The `servicecycle` command: thin wrappers around core, one per job."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import tempfile
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from servicecycle.core import (
+    FLAGS,
+    FORMATS,
+    PluginHost,
+    RatingFilter,
+    Runtime,
+    ServiceCycleError,
+    export,
+    load_config,
+)
+
+from . import render
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+class Group(click.Group):
+    """Turns user mistakes (ServiceCycleError) into a message and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ServiceCycleError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+class State:
+    """What every command shares: options from the group, plugins, a lazy runtime."""
+
+    def __init__(self, config: Path | None, data_dir: Path | None, host: PluginHost) -> None:
+        self.config_path = config
+        self.data_dir = data_dir
+        self.host = host
+        self._runtime: Runtime | None = None
+
+    @property
+    def runtime(self) -> Runtime:
+        if self._runtime is None:
+            self._runtime = Runtime.open(
+                self.config_path, data_dir=self.data_dir, plugins=self.host
+            )
+            if self.host.problems:
+                err.print(render.problems_text(self.host), end="")
+        return self._runtime
+
+    def close(self) -> None:
+        if self._runtime is not None:
+            self._runtime.close()
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="SERVICECYCLE_CONFIG",
+    help="Site configuration (TOML). Default: embedded defaults. Env: SERVICECYCLE_CONFIG.",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="SERVICECYCLE_DATA_DIR",
+    help="Data folder for ratings. Default: from the config, else the user data folder.",
+)
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.version_option(package_name="servicecycle")
+@click.pass_context
+def cli(ctx: click.Context, config: Path | None, data_dir: Path | None, verbose: int) -> None:
+    """servicecycle: see your service moment by moment, the way customers live it.
+
+    Plugins supply service-cycle templates for each industry; ratings of each
+    moment of truth are recorded on site and bad moments raise alerts.
+    """
+    level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if verbose == 0:
+        logging.getLogger("servicecycle.core.plugins").setLevel(logging.ERROR)
+    # main() hands in the plugins it already loaded (they may have added commands).
+    host = ctx.obj if isinstance(ctx.obj, PluginHost) else PluginHost.discover()
+    state = State(config, data_dir, host)
+    ctx.obj = state
+    ctx.call_on_close(state.close)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def plugins(state: State, as_json: bool) -> None:
+    """List installed plugins, what each registers, and any that failed."""
+    _ = state.runtime  # collecting registrations fills in what each plugin registers
+    host = state.host
+    if as_json:
+        data = {
+            "plugins": [asdict(i) for i in sorted(host.infos.values(), key=lambda i: i.name)],
+            "problems": [asdict(p) for p in host.problems],
+        }
+        click.echo(json.dumps(data, indent=2))
+        return
+    if host.infos:
+        out.print(render.plugin_table(host))
+    else:
+        out.print("No plugins loaded.")
+    if host.problems:
+        out.print("\n[bold red]Plugins with problems[/]")
+        out.print(render.problems_text(host), end="")
+
+
+@cli.command()
+@click.argument("industry", required=False)
+@click.option("--lang", default="en", show_default=True, help="Language of the texts shown.")
+@click.option("--json", "as_json", is_flag=True, help="Print the cycle templates as JSON.")
+@click.pass_obj
+def cycles(state: State, industry: str | None, lang: str, as_json: bool) -> None:
+    """Draw the service cycles as maps: stages in order, moments, critical ones marked.
+
+    INDUSTRY (e.g. hotel, health, banking) or a cycle id limits the output.
+    """
+    catalogue = state.runtime.catalogue
+    selected = catalogue.select(industry)
+    if as_json:
+        click.echo(
+            json.dumps([c.model_dump(mode="json") for c in selected], indent=2, ensure_ascii=False)
+        )
+        return
+    if not selected:
+        out.print("No cycles loaded. Install a plugin, or check SERVICECYCLE_LOAD_PLUGINS.")
+    for cycle in selected:
+        out.print(render.cycle_map(cycle, catalogue.origin[cycle.id], lang))
+
+
+def _parse_time(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        at = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not an ISO 8601 time (e.g. 2026-11-22T14:05:00+03:00)", param_hint=option
+        ) from None
+    if at.tzinfo is None:
+        raise click.BadParameter(
+            f"{value!r} has no time zone; add one (e.g. Z or +03:00)", param_hint=option
+        )
+    return at
+
+
+@cli.command()
+@click.option("--score", type=int, required=True, help="The rating, 1 (worst) to the scale's top.")
+@click.option("--moment", help="Moment id. Default: the kiosk's configured moment.")
+@click.option("--cycle", help="Cycle id. Default: the kiosk's configured cycle.")
+@click.option(
+    "--reason", "reasons", multiple=True, help="A reason id offered by the moment (repeat)."
+)
+@click.option("--lang", help="Language the customer used. Default: the kiosk's first language.")
+@click.option("--scale", type=int, help="Scale of the score (4 or 5). Default: the cycle's.")
+@click.option("--site", help="Site id. Default: from the config.")
+@click.option("--kiosk", help="Kiosk id. Default: from the config.")
+@click.option("--at", "at_text", metavar="TIME", help="When (ISO 8601 with zone). Default: now.")
+@click.option(
+    "--flag", "flags", multiple=True, type=click.Choice(list(FLAGS)), help="Flag (repeat)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the stored rating as JSON.")
+@click.pass_obj
+def record(
+    state: State,
+    score: int,
+    moment: str | None,
+    cycle: str | None,
+    reasons: tuple[str, ...],
+    lang: str | None,
+    scale: int | None,
+    site: str | None,
+    kiosk: str | None,
+    at_text: str | None,
+    flags: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Record one rating (for scripts, tests and back-filling paper cards)."""
+    runtime = state.runtime
+    the_cycle, _, the_moment = (
+        runtime.kiosk_moment(cycle, moment)
+        if not (cycle and moment)
+        else runtime.catalogue.moment(cycle, moment)
+    )
+    if lang is None:
+        preferred = [code for code in runtime.config.kiosk.languages if code in the_cycle.languages]
+        lang = preferred[0] if preferred else the_cycle.languages[0]
+    rating = runtime.recorder.record(
+        site=site or runtime.config.site.id,
+        kiosk=kiosk or runtime.config.kiosk.id,
+        cycle=the_cycle.id,
+        moment=the_moment.id,
+        score=score,
+        scale=scale,
+        language=lang,
+        reasons=reasons,
+        flags=flags,
+        at=_parse_time(at_text, "--at"),
+    )
+    if as_json:
+        click.echo(json.dumps(rating.to_record(), ensure_ascii=False))
+    else:
+        click.echo(rating.id)
+
+
+@cli.command(name="export")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File (default: stdout).",
+)
+@click.option("--since", metavar="TIME", help="Only ratings at or after this time (ISO 8601).")
+@click.option("--until", metavar="TIME", help="Only ratings before this time (ISO 8601).")
+@click.option("--site", help="Only this site.")
+@click.option("--kiosk", help="Only this kiosk.")
+@click.option("--cycle", help="Only this cycle.")
+@click.option("--moment", help="Only this moment.")
+@click.option("--no-suspect", is_flag=True, help="Leave out ratings flagged suspect.")
+@click.pass_obj
+def export_command(
+    state: State,
+    fmt: str,
+    output: Path | None,
+    since: str | None,
+    until: str | None,
+    site: str | None,
+    kiosk: str | None,
+    cycle: str | None,
+    moment: str | None,
+    no_suspect: bool,
+) -> None:
+    """Export ratings as CSV or JSON Lines."""
+    where = RatingFilter(
+        since=_parse_time(since, "--since"),
+        until=_parse_time(until, "--until"),
+        site=site,
+        kiosk=kiosk,
+        cycle=cycle,
+        moment=moment,
+        include_suspect=not no_suspect,
+    )
+    ratings = state.runtime.store.ratings.query(where)
+    if output is None:
+        export(ratings, sys.stdout, fmt)  # type: ignore[arg-type]
+        return
+    # Write beside the target and rename, so a failed export never leaves half a file.
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(
+        "w",
+        dir=output.parent,
+        prefix=f".{output.name}.",
+        delete=False,
+        encoding="utf-8",
+        newline="",
+    ) as tmp:
+        try:
+            count = export(ratings, tmp, fmt)  # type: ignore[arg-type]
+        except BaseException:
+            os.unlink(tmp.name)
+            raise
+    os.replace(tmp.name, output)
+    err.print(f"exported {count} ratings to {output}")
+
+
+@cli.group()
+def config() -> None:
+    """Inspect and check site configuration files."""
+
+
+@config.command(name="check")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def config_check(file: Path) -> None:
+    """Validate FILE; exit 1 with every problem listed if it is bad."""
+    load_config(file)
+    click.echo(f"{file}: ok")
+
+
+@config.command(name="show")
+@click.pass_obj
+def config_show(state: State) -> None:
+    """Print the effective configuration (defaults filled in) as JSON."""
+    runtime = state.runtime
+    data = runtime.config.model_dump(mode="json")
+    data["data_dir"] = str(runtime.data_dir)
+    click.echo(f"# from {runtime.config.source}")
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: load plugins once (they may add commands), then run the CLI."""
+    host = PluginHost.discover()
+    host.call_each("register_commands", cli=cli)
+    cli.main(args=argv, prog_name="servicecycle", obj=host)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""servicecycle core: the service-cycle model, plugins, recording and storage.
+
+This module's names are the public API: exactly what a plugin (built in or
+written outside this repository) may use. Nothing here imports the kiosk, the
+CLI or any plugin.
+"""
+
+from .alert import Alert, AlertState
+from .catalogue import Catalogue
+from .config import Config, KioskSettings, SiteSettings, SurveySettings, load_config
+from .cycle import SCALES, Cycle, Moment, Stage, load_cycle
+from .errors import (
+    ConfigError,
+    PluginError,
+    RatingError,
+    ServiceCycleError,
+    StoreError,
+    TemplateError,
+)
+from .export import FORMATS, export
+from .hookspecs import hookimpl
+from .plugins import ENTRY_POINT_GROUP, LOAD_PLUGINS_ENV, PluginHost, PluginInfo, PluginProblem
+from .rating import FLAGS, Rating
+from .reasons import Reason, default_reasons
+from .recorder import Recorder
+from .runtime import Runtime
+from .store import RatingFilter, Store
+from .survey import survey_url
+from .text import pick
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "FLAGS",
+    "FORMATS",
+    "LOAD_PLUGINS_ENV",
+    "SCALES",
+    "Alert",
+    "AlertState",
+    "Catalogue",
+    "Config",
+    "ConfigError",
+    "Cycle",
+    "KioskSettings",
+    "Moment",
+    "PluginError",
+    "PluginHost",
+    "PluginInfo",
+    "PluginProblem",
+    "Rating",
+    "RatingError",
+    "RatingFilter",
+    "Reason",
+    "Recorder",
+    "Runtime",
+    "ServiceCycleError",
+    "SiteSettings",
+    "Stage",
+    "Store",
+    "StoreError",
+    "SurveySettings",
+    "TemplateError",
+    "default_reasons",
+    "export",
+    "hookimpl",
+    "load_config",
+    "load_cycle",
+    "pick",
+    "survey_url",
+]

@@ -1,0 +1,172 @@
+"""The site configuration: who this kiosk is, what it asks, where data lives.
+
+Every setting has a default, so a fresh install runs with no file at all.
+A file overrides what it names; unknown keys and bad values are refused with
+the file, the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import time
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import platformdirs
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
+
+from .errors import ConfigError
+from .rating import NAME_PATTERN
+from .reasons import Id
+from .text import LanguageCode
+from .validation import describe, read_toml
+
+CONFIG_ENV = "SERVICECYCLE_CONFIG"
+DATA_DIR_ENV = "SERVICECYCLE_DATA_DIR"
+
+Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN.pattern)]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_RANGE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-(([01]\d|2[0-3]):[0-5]\d|24:00)$")
+
+
+def _check_range(value: str) -> str:
+    match = _RANGE.match(value)
+    if not match:
+        raise ValueError("use HH:MM-HH:MM, e.g. '08:00-17:30'")
+    if value[:5] >= value[6:]:
+        raise ValueError("the range must end after it starts (split ranges across midnight)")
+    return value
+
+
+OpeningRange = Annotated[str, AfterValidator(_check_range)]
+
+
+class SiteSettings(BaseModel):
+    """The place the service happens: a hotel, a hospital, a branch."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Name = "demo-site"
+    name: str = Field("Demo site", min_length=1, max_length=80)
+    timezone: str = "UTC"
+    #: Opening hours per weekday, in the site's time zone; no entry means closed
+    #: that day; an empty table means always open.
+    opening_hours: dict[Weekday, list[OpeningRange]] = {}
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                "unknown time zone; use an IANA name such as 'Europe/Istanbul'"
+            ) from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def is_open(self, weekday: int, at: time) -> bool:
+        """Whether the site is open at local ``at`` on ``weekday`` (Monday is 0)."""
+        if not self.opening_hours:
+            return True
+        for span in self.opening_hours.get(WEEKDAYS[weekday], []):  # type: ignore[call-overload]
+            start, end = span.split("-")
+            if start <= at.strftime("%H:%M") < end:
+                return True
+        return False
+
+
+class KioskSettings(BaseModel):
+    """One terminal: which moment it asks about, in which languages."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Name = "kiosk-1"
+    #: Cycle to ask about; default: the hotel cycle if loaded, else the first one.
+    cycle: Id | None = None
+    #: Moment to ask about; default: the cycle's first critical moment.
+    moment: Id | None = None
+    languages: tuple[LanguageCode, ...] = Field(("en", "ms", "ru", "tr"), min_length=1)
+    #: Face scale (4 or 5 points); default: the cycle's own scale.
+    scale: Literal[4, 5] | None = None
+
+
+class SurveySettings(BaseModel):
+    """Where the QR code on the thank-you screen points."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: URL template; ``{token}`` is replaced by the rating's signed token.
+    url: str = "http://127.0.0.1:8765/s/{token}"
+
+    @field_validator("url")
+    @classmethod
+    def _has_token(cls, value: str) -> str:
+        if "{token}" not in value:
+            raise ValueError("the URL must contain {token}")
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("the URL must start with http:// or https://")
+        return value
+
+
+class Config(BaseModel):
+    """A whole site configuration file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: Folder for ratings and alerts; relative paths are taken from the config file.
+    data_dir: Path | None = None
+    site: SiteSettings = SiteSettings()
+    kiosk: KioskSettings = KioskSettings()
+    survey: SurveySettings = SurveySettings()
+
+    #: Where this configuration came from (a path, or "embedded defaults").
+    source: str = Field("embedded defaults", exclude=True)
+
+
+def load_config(path: Path | str | None = None) -> Config:
+    """Read the site configuration.
+
+    ``path`` defaults to ``$SERVICECYCLE_CONFIG``; with neither, the embedded
+    defaults are used. Raises :class:`ConfigError` naming the file and key.
+    """
+    if path is None:
+        path = os.environ.get(CONFIG_ENV) or None
+    if path is None:
+        return Config()
+    path = Path(path)
+    try:
+        data = read_toml(path)
+    except ValueError as exc:
+        raise ConfigError(str(path), [str(exc)]) from exc
+    if "source" in data:
+        raise ConfigError(str(path), ["source: unknown key"])
+    try:
+        config = Config.model_validate({**data, "source": str(path)})
+    except ValidationError as exc:
+        raise ConfigError(str(path), describe(exc, Config)) from exc
+    if config.data_dir is not None and not config.data_dir.is_absolute():
+        config = config.model_copy(update={"data_dir": (path.parent / config.data_dir).resolve()})
+    return config
+
+
+def resolve_data_dir(config: Config, override: Path | str | None = None) -> Path:
+    """The data folder: explicit override, ``$SERVICECYCLE_DATA_DIR``, config, then default."""
+    chosen = override or os.environ.get(DATA_DIR_ENV) or config.data_dir
+    if chosen:
+        return Path(chosen).expanduser()
+    return Path(platformdirs.user_data_dir("servicecycle", appauthor=False))

@@ -1,0 +1,102 @@
+"""A rating: one customer's verdict on one moment of truth.
+
+Ratings carry their own UUID (store-level ids get reused) and a UTC timestamp;
+the site's time zone only matters for opening hours and reports.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+#: Flags a rating may carry, and what each means.
+FLAGS: dict[str, str] = {
+    "suspect": "a repeated press too soon after the previous one; kept, but not "
+    "counted in alerts or statistics by default",
+    "test": "recorded to try the system out, not by a customer",
+}
+
+#: Site and kiosk ids: letters, digits, dot, dash and underscore, up to 64 characters.
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Rating:
+    """A recorded rating. Build new ones with :meth:`Catalogue.new_rating`."""
+
+    id: str
+    at: datetime
+    site: str
+    kiosk: str
+    cycle: str
+    stage: str
+    moment: str
+    score: int
+    scale: int
+    language: str
+    reasons: tuple[str, ...] = ()
+    flags: tuple[str, ...] = field(default=())
+
+    @property
+    def suspect(self) -> bool:
+        return "suspect" in self.flags
+
+    def with_reasons(self, reasons: tuple[str, ...]) -> Rating:
+        return replace(self, reasons=reasons)
+
+    def to_record(self) -> dict[str, Any]:
+        """The JSON-ready form stored on disk and exported."""
+        return {
+            "id": self.id,
+            "at": format_time(self.at),
+            "site": self.site,
+            "kiosk": self.kiosk,
+            "cycle": self.cycle,
+            "stage": self.stage,
+            "moment": self.moment,
+            "score": self.score,
+            "scale": self.scale,
+            "language": self.language,
+            "reasons": list(self.reasons),
+            "flags": list(self.flags),
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Rating:
+        """Rebuild a rating the store wrote (trusted input: no catalogue checks)."""
+        return cls(
+            id=record["id"],
+            at=parse_time(record["at"]),
+            site=record["site"],
+            kiosk=record["kiosk"],
+            cycle=record["cycle"],
+            stage=record["stage"],
+            moment=record["moment"],
+            score=int(record["score"]),
+            scale=int(record["scale"]),
+            language=record["language"],
+            reasons=tuple(record.get("reasons", ())),
+            flags=tuple(record.get("flags", ())),
+        )
+
+
+def new_rating_id() -> str:
+    return uuid.uuid4().hex
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def format_time(at: datetime) -> str:
+    """ISO 8601 in UTC with a ``Z``: sorts as text in time order."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(text: str) -> datetime:
+    """Read a timestamp; a naive one is taken to be UTC."""
+    at = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return at if at.tzinfo else at.replace(tzinfo=UTC)

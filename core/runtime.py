@@ -1,0 +1,103 @@
+"""Everything one process needs, wired once: config, plugins, catalogue, store.
+
+The CLI, the kiosk and the survey page each open a :class:`Runtime`, so they
+share one path through core.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .catalogue import Catalogue
+from .config import Config, load_config, resolve_data_dir
+from .cycle import Cycle, Moment, Stage
+from .errors import ConfigError
+from .plugins import PluginHost
+from .recorder import Recorder
+from .store import Store
+
+#: The cycle a fresh install asks about when the configuration names none.
+PREFERRED_CYCLE = "hotel-guest"
+
+
+@dataclass
+class Runtime:
+    config: Config
+    plugins: PluginHost
+    catalogue: Catalogue
+    data_dir: Path
+    _store: Store | None = field(default=None, repr=False)
+
+    @classmethod
+    def open(
+        cls,
+        config: Config | Path | str | None = None,
+        *,
+        data_dir: Path | str | None = None,
+        plugins: PluginHost | None = None,
+    ) -> Runtime:
+        """Load configuration and plugins; the store opens on first use."""
+        if not isinstance(config, Config):
+            config = load_config(config)
+        plugins = plugins if plugins is not None else PluginHost.discover()
+        catalogue = Catalogue.from_plugins(plugins)
+        return cls(config, plugins, catalogue, resolve_data_dir(config, data_dir))
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store(self.data_dir)
+        return self._store
+
+    @property
+    def recorder(self) -> Recorder:
+        return Recorder(self.catalogue, self.store, self.plugins)
+
+    def kiosk_moment(
+        self, cycle_id: str | None = None, moment_id: str | None = None
+    ) -> tuple[Cycle, Stage, Moment]:
+        """The moment a kiosk asks about: arguments, else config, else defaults."""
+        cycle_id = cycle_id or self.config.kiosk.cycle
+        moment_id = moment_id or self.config.kiosk.moment
+        if cycle_id is None:
+            if not self.catalogue.cycles:
+                raise ConfigError(
+                    self.config.source,
+                    [
+                        "kiosk.cycle: no cycles are loaded (is SERVICECYCLE_LOAD_PLUGINS too strict?)"
+                    ],
+                )
+            cycle_id = (
+                PREFERRED_CYCLE
+                if PREFERRED_CYCLE in self.catalogue.cycles
+                else sorted(self.catalogue.cycles)[0]
+            )
+        cycle = self.catalogue.cycles.get(cycle_id)
+        if cycle is None:
+            raise ConfigError(
+                self.config.source,
+                [
+                    f"kiosk.cycle = {cycle_id!r}: unknown; known cycles: "
+                    f"{', '.join(sorted(self.catalogue.cycles)) or '(none loaded)'}"
+                ],
+            )
+        if moment_id is None:
+            critical = cycle.critical_moments()
+            stage, moment = critical[0] if critical else next(cycle.moments())
+            return cycle, stage, moment
+        found = cycle.find_moment(moment_id)
+        if found is None:
+            raise ConfigError(
+                self.config.source,
+                [
+                    f"kiosk.moment = {moment_id!r}: not a moment of {cycle.id!r}; its moments: "
+                    + ", ".join(m.id for _, m in cycle.moments())
+                ],
+            )
+        return cycle, *found
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None

@@ -1,0 +1,67 @@
+#!/usr/bin/env python3
+"""Set up a virtual environment and run servicecycle or its tests.
+
+    python3 dev.py start [ARGS...]   the main job on the embedded defaults
+    python3 dev.py test  [PYTEST ARGS...]   lint, format check and the whole test suite
+
+Needs only Python >= 3.11 and the package index. The environment lives in
+.venv/ and is reinstalled when pyproject.toml changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+STAMP = VENV / ".servicecycle-installed"
+
+
+def ensure_venv() -> None:
+    """Create .venv and install the project (editable, with test extras) when needed."""
+    if sys.version_info < (3, 11):  # noqa: UP036 - this script may run on an old Python
+        sys.exit(f"servicecycle needs Python 3.11 or newer; this is {sys.version.split()[0]}")
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if PYTHON.exists() and STAMP.exists() and STAMP.read_text() == wanted:
+        return
+    if not PYTHON.exists():
+        print("creating .venv ...", flush=True)
+        venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
+    print("installing servicecycle and its test tools into .venv ...", flush=True)
+    pip = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    subprocess.run([*pip, "--upgrade", "pip"], check=True)
+    subprocess.run([*pip, "-e", f"{ROOT}[test]"], check=True)
+    STAMP.write_text(wanted)
+
+
+def run(argv: list[str]) -> int:
+    return subprocess.run(argv, cwd=ROOT).returncode
+
+
+def main(args: list[str]) -> int:
+    command, rest = (args[0], args[1:]) if args else ("start", [])
+    if command not in {"start", "test"}:
+        print(__doc__)
+        return 2
+    ensure_venv()
+    if command == "start":
+        return run([str(BIN / "servicecycle"), *(rest or ["cycles"])])
+    for step in (
+        [str(BIN / "ruff"), "check", "."],
+        [str(BIN / "ruff"), "format", "--check", "."],
+    ):
+        if code := run(step):
+            print("lint failed: run `.venv/bin/ruff check --fix . && .venv/bin/ruff format .`")
+            return code
+    return run([str(PYTHON), "-m", "pytest", *rest])
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

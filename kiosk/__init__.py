@@ -1,0 +1,1 @@
+"""The Textual kiosk: talks to servicecycle.core only."""

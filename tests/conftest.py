@@ -1,0 +1,51 @@
+"""Shared fixtures: real plugins, a real data folder on disk, the real CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from servicecycle.core import PluginHost, Runtime
+
+BUILTIN = {"hotel", "health", "banking"}
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test reads the developer's config or writes to their data folder."""
+    monkeypatch.delenv("SERVICECYCLE_CONFIG", raising=False)
+    monkeypatch.delenv("SERVICECYCLE_LOAD_PLUGINS", raising=False)
+    monkeypatch.setenv("SERVICECYCLE_DATA_DIR", str(tmp_path / "data"))
+
+
+@pytest.fixture
+def host() -> PluginHost:
+    """The built-in plugins, found through their entry points."""
+    return PluginHost.discover(only=BUILTIN)
+
+
+@pytest.fixture
+def runtime(host: PluginHost, tmp_path: Path) -> Iterator[Runtime]:
+    rt = Runtime.open(data_dir=tmp_path / "data", plugins=host)
+    yield rt
+    rt.close()
+
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the installed `servicecycle` command as a user would."""
+    full_env = {**os.environ, "COLUMNS": "100", "NO_COLOR": "1", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "servicecycle.cli.main", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd,
+        timeout=60,
+    )

@@ -1,0 +1,68 @@
+"""The folders tell the architecture; these tests keep the arrows pointing one way.
+
+core ← plugins, core ← kiosk, and core knows neither. Plugins use only the
+public `servicecycle.core` module, exactly what an outside author has.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def imports_of(folder: str) -> list[tuple[str, str]]:
+    """(file, imported module) for every import in a folder's Python files."""
+    found = []
+    for path in sorted((ROOT / folder).rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                found += [(str(path.relative_to(ROOT)), alias.name) for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                found.append((str(path.relative_to(ROOT)), node.module))
+    return found
+
+
+def test_core_knows_nothing_of_kiosk_cli_or_plugins():
+    forbidden = ("servicecycle.kiosk", "servicecycle.cli", "servicecycle.plugins", "textual")
+    bad = [(f, m) for f, m in imports_of("core") if m.startswith(forbidden)]
+    assert bad == []
+
+
+def test_plugins_use_only_the_public_core_module():
+    bad = [
+        (f, m)
+        for f, m in imports_of("plugins")
+        if m.startswith("servicecycle") and m != "servicecycle.core"
+    ]
+    assert bad == []
+
+
+def test_kiosk_talks_to_core_only():
+    bad = [
+        (f, m)
+        for f, m in imports_of("kiosk")
+        if m.startswith("servicecycle") and m != "servicecycle.core"
+    ]
+    assert bad == []
+
+
+@pytest.mark.parametrize("folder", ["core", "plugins", "kiosk"])
+def test_no_relative_imports_escape_their_folder(folder):
+    for path in (ROOT / folder).rglob("*.py"):
+        depth = len(path.relative_to(ROOT / folder).parts) - 1
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                assert node.level <= depth + 1, f"{path}: relative import leaves {folder}/"
+
+
+def test_the_guard_catches_a_forbidden_import(tmp_path, monkeypatch):
+    """The scanner itself works: a planted bad import is found."""
+    (tmp_path / "core").mkdir()
+    (tmp_path / "core" / "bad.py").write_text("from servicecycle.kiosk import app\n")
+    monkeypatch.setattr(__import__(__name__), "ROOT", tmp_path)
+    assert imports_of("core") == [("core/bad.py", "servicecycle.kiosk")]
