@@ -20,6 +20,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     StringConstraints,
     ValidationError,
     field_validator,
@@ -134,8 +135,12 @@ class Config(BaseModel):
     kiosk: KioskSettings = KioskSettings()
     survey: SurveySettings = SurveySettings()
 
-    #: Where this configuration came from (a path, or "embedded defaults").
-    source: str = Field("embedded defaults", exclude=True)
+    _source: str = PrivateAttr("embedded defaults")
+
+    @property
+    def source(self) -> str:
+        """Where this configuration came from: a file path, or "embedded defaults"."""
+        return self._source
 
 
 def load_config(path: Path | str | None = None) -> Config:
@@ -153,14 +158,13 @@ def load_config(path: Path | str | None = None) -> Config:
         data = read_toml(path)
     except ValueError as exc:
         raise ConfigError(str(path), [str(exc)]) from exc
-    if "source" in data:
-        raise ConfigError(str(path), ["source: unknown key"])
     try:
-        config = Config.model_validate({**data, "source": str(path)})
+        config = Config.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(str(path), describe(exc, Config)) from exc
     if config.data_dir is not None and not config.data_dir.is_absolute():
         config = config.model_copy(update={"data_dir": (path.parent / config.data_dir).resolve()})
+    config._source = str(path)
     return config
 
 

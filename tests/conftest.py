@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from servicecycle.core import PluginHost, Runtime
+from servicecycle.core import Catalogue, PluginHost, Runtime
 
 BUILTIN = {"hotel", "health", "banking"}
 
@@ -27,6 +27,12 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
 def host() -> PluginHost:
     """The built-in plugins, found through their entry points."""
     return PluginHost.discover(only=BUILTIN)
+
+
+@pytest.fixture(scope="session")
+def catalogue() -> Catalogue:
+    """The built-in cycles, loaded once (read-only)."""
+    return Catalogue.from_plugins(PluginHost.discover(only=BUILTIN))
 
 
 @pytest.fixture
