@@ -27,6 +27,7 @@ from servicecycle.core import (
 )
 
 from . import render
+from .store import store
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -303,6 +304,9 @@ def config_show(state: State) -> None:
     data["data_dir"] = str(runtime.data_dir)
     click.echo(f"# from {runtime.config.source}")
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+cli.add_command(store)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -24,7 +24,7 @@ from .rating import FLAGS, Rating
 from .reasons import Reason, default_reasons
 from .recorder import Recorder
 from .runtime import Runtime
-from .store import RatingFilter, Store
+from .store import RatingFilter, Store, StoreBusy, StoreCorruption
 from .survey import survey_url
 from .text import pick
 
@@ -56,6 +56,8 @@ __all__ = [
     "SiteSettings",
     "Stage",
     "Store",
+    "StoreBusy",
+    "StoreCorruption",
     "StoreError",
     "SurveySettings",
     "TemplateError",

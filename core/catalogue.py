@@ -157,7 +157,7 @@ class Catalogue:
         elif at.tzinfo is None:
             raise RatingError("at", at.isoformat(), "a time with a time zone (stored as UTC)")
         return Rating(
-            id=id or new_rating_id(),
+            id=id or new_rating_id(at),
             at=at.astimezone(UTC),
             site=site,
             kiosk=kiosk,

@@ -53,5 +53,5 @@ class Recorder:
             at=rating.at,
             id=rating.id,
         )
-        self.store.ratings.set_reasons(rating.id, checked.reasons)
+        self.store.ratings.set_reasons(rating, checked.reasons)
         return checked

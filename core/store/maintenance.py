@@ -1,0 +1,234 @@
+"""Operations on a data folder: check, repair, compact, stats.
+
+All of them work partition by partition, so none needs the whole history in
+memory. Repair and compaction hold the write lock only while one partition is
+rewritten and swapped in with an atomic rename, so a running kiosk keeps
+recording and readers see either the old file or the new one, never a mix.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import StoreError
+from . import segment
+from .partitions import leftover_days, list_partitions, today_key
+from .store import Store, write_atomic
+from .table import TIME, fsync_dir, read_partition
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class PartitionReport:
+    path: Path
+    records: int = 0
+    patches: int = 0
+    size: int = 0
+    damage: list[segment.Damage] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.damage
+
+
+@dataclass
+class TableStats:
+    name: str
+    records: int = 0
+    files: int = 0
+    bytes: int = 0
+    oldest: str | None = None
+    newest: str | None = None
+
+
+def _partitions(store: Store) -> list[tuple[str, Path]]:
+    if not store.tables_dir.is_dir():
+        return []
+    found = []
+    for table in sorted(p for p in store.tables_dir.iterdir() if p.is_dir()):
+        found += [(table.name, part.path) for part in list_partitions(table)[0]]
+    return found
+
+
+def partition_files(store: Store) -> int:
+    return len(_partitions(store))
+
+
+def inspect(path: Path) -> PartitionReport:
+    data = path.read_bytes()
+    report = PartitionReport(path, size=len(data))
+    for item in segment.scan(path, data):
+        if isinstance(item, segment.Damage):
+            report.damage.append(item)
+        elif item[0] == segment.DOCUMENT:
+            report.records += 1
+        else:
+            report.patches += 1
+    return report
+
+
+def check(store: Store, progress: Progress | None = None) -> list[PartitionReport]:
+    """Read every partition and report its records and any damage (changes nothing)."""
+    reports = []
+    for _, path in _partitions(store):
+        reports.append(inspect(path))
+        if progress:
+            progress(1)
+    return reports
+
+
+def strangers(store: Store) -> list[Path]:
+    """Files in the table folders that are not partitions (hand-copied files, say)."""
+    if not store.tables_dir.is_dir():
+        return []
+    found = []
+    for table in sorted(p for p in store.tables_dir.iterdir() if p.is_dir()):
+        found += list_partitions(table)[1]
+    return found
+
+
+@dataclass
+class RepairResult:
+    files: int = 0
+    kept: int = 0
+    damaged_bytes: int = 0
+    set_aside: list[Path] = field(default_factory=list)
+
+
+def repair(store: Store, progress: Progress | None = None) -> RepairResult:
+    """Keep every intact line of damaged partitions; move the bad bytes to quarantine."""
+    result = RepairResult()
+    with _exclusive(store):
+        for _, path in _partitions(store):
+            if progress:
+                progress(1)
+            with store.write_lock.hold():
+                data = path.read_bytes()
+                good: list[bytes] = []
+                bad = bytearray()
+                kept = 0
+                damage = []
+                offset = 0
+                for item in segment.scan(path, data):
+                    if isinstance(item, segment.Damage):
+                        damage.append(item)
+                        bad += data[item.offset : item.offset + item.length]
+                        offset = item.offset + item.length
+                        continue
+                    end = data.index(b"\n", offset) + 1
+                    good.append(data[offset:end])
+                    offset = end
+                    kept += item[0] == segment.DOCUMENT
+                if not damage:
+                    continue
+                details = "; ".join(
+                    f"byte {d.offset} ({d.length} bytes): {d.reason}" for d in damage
+                )
+                saved = store.set_aside(path, damage[0].offset, bytes(bad), details)
+                write_atomic(path, b"".join(good))
+                result.files += 1
+                result.kept += kept
+                result.damaged_bytes += len(bad)
+                result.set_aside.append(saved)
+                log.warning(
+                    "%s: kept %d records, moved %d bytes to %s", path, kept, len(bad), saved
+                )
+    return result
+
+
+@dataclass
+class CompactResult:
+    rewritten: int = 0
+    merged_months: int = 0
+    files_before: int = 0
+    files_after: int = 0
+
+
+def compact(store: Store, progress: Progress | None = None) -> CompactResult:
+    """Fold patches into their records and merge each closed month's days into one file.
+
+    Damaged partitions are refused (repair them first); nothing is ever dropped.
+    """
+    result = CompactResult(files_before=partition_files(store))
+    current_month = today_key()[:7]
+    with _exclusive(store):
+        for table in sorted(p for p in store.tables_dir.iterdir() if p.is_dir()):
+            for leftover in leftover_days(table):
+                leftover.unlink()  # an interrupted merge: the month file is complete
+            parts, _ = list_partitions(table)
+            by_month: dict[str, list[Path]] = {}
+            for part in parts:
+                by_month.setdefault(part.month, []).append(part.path)
+            for month, paths in sorted(by_month.items()):
+                if progress:
+                    progress(len(paths))
+                merge = month < current_month and not (len(paths) == 1 and paths[0].stem == month)
+                if merge:
+                    _rewrite(store, paths, table / f"{month}.log")
+                    result.merged_months += 1
+                    continue
+                for path in paths:
+                    if b" P {" in path.read_bytes():
+                        _rewrite(store, [path], path)
+                        result.rewritten += 1
+    result.files_after = partition_files(store)
+    return result
+
+
+def _rewrite(store: Store, sources: list[Path], target: Path) -> None:
+    for path in sources:
+        report = inspect(path)
+        real_damage = [d for d in report.damage if not d.torn_tail]
+        if real_damage:
+            raise StoreError(f"{real_damage[0]}; run `servicecycle store repair` before compacting")
+    with store.write_lock.hold():
+        lines = [
+            segment.encode(segment.DOCUMENT, record)
+            for path in sources
+            for record in read_partition(path)
+        ]
+        write_atomic(target, b"".join(lines))
+        for path in sources:
+            if path != target:
+                path.unlink()
+        fsync_dir(target.parent)
+
+
+def stats(store: Store, progress: Progress | None = None) -> list[TableStats]:
+    """Records, files, bytes, oldest and newest time, per table."""
+    found: dict[str, TableStats] = {}
+    for table, path in _partitions(store):
+        entry = found.setdefault(table, TableStats(table))
+        entry.files += 1
+        entry.bytes += path.stat().st_size
+        for record in read_partition(path):
+            entry.records += 1
+            at = record.get(TIME)
+            if isinstance(at, str):
+                entry.oldest = at if entry.oldest is None else min(entry.oldest, at)
+                entry.newest = at if entry.newest is None else max(entry.newest, at)
+        if progress:
+            progress(1)
+    return list(found.values())
+
+
+class _exclusive:
+    """Hold the scan lock exclusively: wait for running reads, keep new ones out."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def __enter__(self) -> None:
+        if not self.store.scan_lock.acquire(exclusive=True, timeout=60):
+            raise StoreError(
+                f"{self.store.data_dir}: a long read (export, report) is running; try again"
+            )
+
+    def __exit__(self, *exc: object) -> None:
+        self.store.scan_lock.release()

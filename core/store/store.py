@@ -1,0 +1,288 @@
+"""The data folder: layout, schema version, locks and the durable append.
+
+Layout (schema 2)::
+
+    store.json                 format marker and schema version
+    tables/<table>/<day>.log   one partition log per UTC day (or merged month)
+    locks/write.lock           serialises appends across processes (held for one append)
+    locks/maintenance.lock     one repair or compaction at a time
+    locks/owner.lock           held for life by the one kiosk that owns the folder
+    quarantine/                bytes set aside by recovery and repair, for inspection
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tinydb import TinyDB
+from tinydb.storages import Storage
+
+from ..errors import StoreError
+from .locks import FileLock, LockTimeout
+from .partitions import list_partitions
+from .table import LogTable, fsync_dir
+
+log = logging.getLogger(__name__)
+
+FORMAT = "servicecycle-store"
+SCHEMA = 2
+META = "store.json"
+#: The schema-1 layout: one TinyDB JSON file holding every rating.
+V1_FILE = "ratings.json"
+
+
+class StoreBusy(StoreError):
+    """Another process owns the data folder (a second kiosk, say)."""
+
+
+class _LogStorage(Storage):
+    """TinyDB's storage slot: knows the store; whole-database reads/writes are not used."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def read(self) -> dict[str, dict[str, Any]]:
+        folder = self.store.tables_dir
+        return {p.name: {} for p in folder.iterdir() if p.is_dir()} if folder.is_dir() else {}
+
+    def write(self, data: dict[str, dict[str, Any]]) -> None:
+        raise StoreError("the store never rewrites whole tables")
+
+
+class _TinyDB(TinyDB):
+    table_class = LogTable
+
+
+class Store:
+    """One data folder. Open as many readers and writers as you like; one owner.
+
+    ``owner`` (e.g. ``"kiosk lobby-1"``) takes the folder's owner lock for the
+    life of this object, so a second kiosk on the same folder is refused.
+    """
+
+    def __init__(self, data_dir: Path | str, *, owner: str | None = None) -> None:
+        self.data_dir = Path(data_dir)
+        self.tables_dir = self.data_dir / "tables"
+        self.quarantine_dir = self.data_dir / "quarantine"
+        locks = self.data_dir / "locks"
+        try:
+            locks.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create data folder {self.data_dir}: {exc.strerror}") from exc
+        self.write_lock = FileLock(locks / "write.lock")
+        self.maintenance_lock = FileLock(locks / "maintenance.lock")
+        self.owner_lock: FileLock | None = None
+        if owner is not None:
+            self._take_ownership(locks / "owner.lock", owner)
+        try:
+            self._open_layout()
+            self.recover()
+        except BaseException:
+            self.close()
+            raise
+        self._db = _TinyDB(storage=lambda: _LogStorage(self))
+        from .ratings import RatingTable
+
+        self.ratings = RatingTable(self.table("ratings"))
+
+    # -- opening -------------------------------------------------------------
+
+    def _take_ownership(self, path: Path, owner: str) -> None:
+        lock = FileLock(path)
+        if not lock.acquire(exclusive=True, timeout=0):
+            held = lock.read_owner()
+            lock.close()
+            who = held.get("owner", "another process")
+            raise StoreBusy(
+                f"data folder {self.data_dir} is already in use by {who} (pid {held.get('pid', '?')} "
+                f"on {held.get('host', '?')}, since {held.get('since', '?')}). Stop it first, or "
+                "give this kiosk its own data folder."
+            )
+        lock.write_owner(owner=owner)
+        self.owner_lock = lock
+
+    def _open_layout(self) -> None:
+        meta = self.data_dir / META
+        if meta.exists():
+            self.meta = self._read_meta(meta)
+            return
+        with self.write_lock.hold():
+            if meta.exists():  # another process created or migrated it meanwhile
+                self.meta = self._read_meta(meta)
+                return
+            if (self.data_dir / V1_FILE).exists():
+                from .migrate import migrate_v1
+
+                migrate_v1(self)
+            self.tables_dir.mkdir(exist_ok=True)
+            self.meta = {"format": FORMAT, "schema": SCHEMA, "created": _now()}
+            write_atomic(meta, json.dumps(self.meta, indent=2).encode() + b"\n")
+
+    def _read_meta(self, path: Path) -> dict[str, Any]:
+        try:
+            meta = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise StoreError(f"{path}: unreadable store marker ({exc}); expected JSON") from exc
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            raise StoreError(f"{path}: not a servicecycle store marker (format != {FORMAT!r})")
+        schema = meta.get("schema")
+        if not isinstance(schema, int) or schema > SCHEMA:
+            raise StoreError(
+                f"{path}: store schema {schema!r} was written by a newer servicecycle; "
+                f"this version reads schema {SCHEMA} and older"
+            )
+        return meta
+
+    def recover(self) -> int:
+        """Set aside the unfinished last write of any partition; return how many were found.
+
+        Runs at every open. Under the write lock no append is in flight, so an
+        unterminated last line can only be a write a crash cut short: it was
+        never acknowledged, and is moved to ``quarantine/`` with a log line.
+        """
+        if not self.tables_dir.is_dir():
+            return 0
+        found = 0
+        try:
+            with self.write_lock.hold():
+                for table in sorted(p for p in self.tables_dir.iterdir() if p.is_dir()):
+                    for part in list_partitions(table)[0]:
+                        found += self._trim_torn_tail(part.path)
+        except LockTimeout:
+            log.warning("%s: write lock busy; skipped crash recovery for now", self.data_dir)
+        except PermissionError:
+            log.info("%s: read-only; unfinished writes are skipped, not set aside", self.data_dir)
+        return found
+
+    # -- the durable append --------------------------------------------------
+
+    def append(self, path: Path, lines: bytes) -> None:
+        """Append complete lines to a partition and fsync before returning.
+
+        Serialised across processes by the write lock. A torn tail left by a
+        crashed writer is set aside first, so new records never join it.
+        """
+        try:
+            with self.write_lock.hold():
+                created = not path.exists()
+                if created:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                else:
+                    self._trim_torn_tail(path)
+                fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+                try:
+                    view = memoryview(lines)
+                    while view:
+                        view = view[os.write(fd, view) :]
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+                if created:
+                    fsync_dir(path.parent)
+        except LockTimeout:
+            raise StoreError(
+                f"{self.data_dir}: another process has held the write lock for 30 s; "
+                "nothing was written"
+            ) from None
+        except OSError as exc:
+            raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+    def _trim_torn_tail(self, path: Path) -> int:
+        """If ``path`` ends mid-line, move that fragment to quarantine and cut it off."""
+        with open(path, "rb+") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            if size == 0:
+                return 0
+            handle.seek(size - 1)
+            if handle.read(1) == b"\n":
+                return 0
+            start = _last_line_start(handle, size)
+            handle.seek(start)
+            fragment = handle.read()
+            saved = self.set_aside(path, start, fragment, "unfinished last write")
+            handle.truncate(start)
+            handle.flush()
+            os.fsync(handle.fileno())
+        log.warning(
+            "%s: unfinished write of %d bytes at byte %d (never acknowledged) moved to %s",
+            path,
+            len(fragment),
+            start,
+            saved,
+        )
+        return 1
+
+    def set_aside(self, source: Path, offset: int, data: bytes, reason: str) -> Path:
+        """Keep damaged bytes for the operator, named after where they came from."""
+        self.quarantine_dir.mkdir(exist_ok=True)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+        name = f"{source.parent.name}-{source.stem}-at{offset}-{stamp}.bad"
+        target = self.quarantine_dir / name
+        write_atomic(target, data)
+        note = target.with_suffix(".txt")
+        write_atomic(
+            note,
+            f"source: {source}\noffset: {offset}\nlength: {len(data)}\nreason: {reason}\n".encode(),
+        )
+        return target
+
+    # -- tables --------------------------------------------------------------
+
+    def table(self, name: str) -> LogTable:
+        """A table by name: ``ratings``, ``alerts``, ``answers``, ``events``..."""
+        if not name.replace("_", "").isalnum() or not name.islower():
+            raise StoreError(f"table name {name!r}: use lowercase letters, digits and '_'")
+        return self._db.table(name)  # type: ignore[return-value]
+
+    def tables(self) -> list[str]:
+        return sorted(self._db.tables())
+
+    def close(self) -> None:
+        for lock in (self.write_lock, self.maintenance_lock, self.owner_lock):
+            if lock is not None:
+                lock.close()
+        self.owner_lock = None
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _last_line_start(handle: Any, size: int) -> int:
+    """Offset just after the last newline before ``size`` (0 when there is none)."""
+    position = size
+    while position > 0:
+        step = min(65536, position)
+        position -= step
+        handle.seek(position)
+        chunk = handle.read(step)
+        newline = chunk.rfind(b"\n")
+        if newline != -1:
+            return position + newline + 1
+    return 0
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write a whole file so that it is either the old one or the new one, never half."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
