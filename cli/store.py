@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -9,7 +11,7 @@ from rich.table import Table
 
 from servicecycle.core.store import Store, maintenance
 
-out = Console(highlight=False)
+out = Console(highlight=False, soft_wrap=True)  # paths and offsets must stay on one line
 err = Console(stderr=True, highlight=False)
 
 
@@ -120,6 +122,15 @@ def stats(ctx: click.Context) -> None:
             (entry.newest or "-")[:19],
         )
     out.print(table if found else f"Store {the_store.data_dir} is empty.")
+
+
+@store.command()
+@click.argument("target", type=click.Path(file_okay=False, path_type=Path))
+@click.pass_context
+def backup(ctx: click.Context, target: Path) -> None:
+    """Copy the store into TARGET (a new folder) without stopping the kiosk."""
+    result = _run("copying", _store(ctx), lambda s, p: maintenance.backup(s, target, p))
+    out.print(f"Backed up {result.files} files ({_size(result.bytes)}) to {result.target}")
 
 
 def _size(n: int) -> str:

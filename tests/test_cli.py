@@ -124,7 +124,21 @@ def test_config_show_and_check(tmp_path):
 
 @pytest.mark.parametrize(
     "command",
-    [[], ["plugins"], ["cycles"], ["record"], ["export"], ["config"], ["config", "check"]],
+    [
+        [],
+        ["plugins"],
+        ["cycles"],
+        ["record"],
+        ["export"],
+        ["config"],
+        ["config", "check"],
+        ["store"],
+        ["store", "check"],
+        ["store", "repair"],
+        ["store", "compact"],
+        ["store", "stats"],
+        ["store", "backup"],
+    ],
 )
 def test_help_everywhere(command):
     result = run_cli(*command, "--help")
@@ -132,11 +146,38 @@ def test_help_everywhere(command):
     assert "Usage: servicecycle" in result.stdout
 
 
-def test_corrupt_store_is_reported_not_overwritten(tmp_path):
-    data = tmp_path / "data"
-    data.mkdir()
-    (data / "ratings.json").write_text("{not json")
-    result = run_cli("record", "--score", "3", env={"SERVICECYCLE_DATA_DIR": str(data)})
-    assert result.returncode == 1
-    assert "ratings.json: not valid JSON" in result.stderr
-    assert (data / "ratings.json").read_text() == "{not json"
+def test_store_commands_on_a_damaged_store(tmp_path):
+    env = {"SERVICECYCLE_DATA_DIR": str(tmp_path)}
+    for score in ("1", "2", "3"):
+        assert run_cli("record", "--score", score, env=env).returncode == 0
+    stats = run_cli("store", "stats", env=env)
+    assert stats.returncode == 0
+    assert "ratings" in stats.stdout and "│       3 │" in stats.stdout
+    assert run_cli("store", "check", env=env).returncode == 0
+
+    [path] = (tmp_path / "tables" / "ratings").glob("*.log")
+    lines = path.read_bytes().split(b"\n")
+    lines[1] = lines[1].replace(b'"score":2', b'"score":4')
+    path.write_bytes(b"\n".join(lines))
+    offset = len(lines[0]) + 1
+
+    exported = run_cli("export", env=env)
+    assert exported.returncode == 1
+    assert f"{path}: byte {offset} (line 2" in exported.stderr
+    assert "Traceback" not in exported.stderr
+
+    checked = run_cli("store", "check", env=env)
+    assert checked.returncode == 1
+    assert f"byte {offset}, line 2" in checked.stdout
+    assert "checksum mismatch" in checked.stdout
+
+    repaired = run_cli("store", "repair", env=env)
+    assert repaired.returncode == 0, repaired.stderr
+    assert "kept 2 records" in repaired.stdout
+    assert run_cli("store", "check", env=env).returncode == 0
+    assert [line.split(",")[7] for line in run_cli("export", env=env).stdout.split()[1:]] == [
+        "1",
+        "3",
+    ]
+    compacted = run_cli("store", "compact", env=env)
+    assert compacted.returncode == 0 and "Compacted" in compacted.stdout

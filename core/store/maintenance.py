@@ -219,16 +219,48 @@ def stats(store: Store, progress: Progress | None = None) -> list[TableStats]:
 
 
 class _exclusive:
-    """Hold the scan lock exclusively: wait for running reads, keep new ones out."""
+    """One maintenance job (repair, compact) per data folder at a time."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
 
     def __enter__(self) -> None:
-        if not self.store.scan_lock.acquire(exclusive=True, timeout=60):
+        if not self.store.maintenance_lock.acquire(exclusive=True, timeout=0):
             raise StoreError(
-                f"{self.store.data_dir}: a long read (export, report) is running; try again"
+                f"{self.store.data_dir}: another repair or compaction is running; try again later"
             )
 
     def __exit__(self, *exc: object) -> None:
-        self.store.scan_lock.release()
+        self.store.maintenance_lock.release()
+
+
+@dataclass
+class BackupResult:
+    target: Path
+    files: int = 0
+    bytes: int = 0
+
+
+def backup(store: Store, target: Path, progress: Progress | None = None) -> BackupResult:
+    """Copy the store to ``target`` (a new or empty folder) while it keeps running.
+
+    Each partition is read under the write lock, so the copy holds only
+    complete, acknowledged records; the copy opens as a store of its own.
+    """
+    target = Path(target)
+    if target.exists() and any(target.iterdir()):
+        raise StoreError(f"backup target {target} is not empty; choose a new folder")
+    result = BackupResult(target)
+    for table, path in _partitions(store):
+        with store.write_lock.hold():
+            data = path.read_bytes()
+        folder = target / "tables" / table
+        folder.mkdir(parents=True, exist_ok=True)
+        write_atomic(folder / path.name, data)
+        result.files += 1
+        result.bytes += len(data)
+        if progress:
+            progress(1)
+    target.mkdir(parents=True, exist_ok=True)
+    write_atomic(target / "store.json", (store.data_dir / "store.json").read_bytes())
+    return result
