@@ -343,6 +343,9 @@ def test_hand_edited_record_is_reported_with_file_and_position(tmp_path, five_ra
         [report] = maintenance.check(store)
         assert report.records == 4 and not report.ok
     assert bad.read_bytes() == before
+    with pytest.raises(StoreCorruption, match="byte"):  # a kiosk will not start on it
+        Store(data, owner="kiosk lobby-1")
+    assert bad.read_bytes() == before
 
     with Store(data) as store:
         result = maintenance.repair(store)

@@ -82,6 +82,8 @@ class Store:
         try:
             self._open_layout()
             self.recover()
+            if owner is not None:
+                self.verify_recent()
         except BaseException:
             self.close()
             raise
@@ -158,6 +160,25 @@ class Store:
         except PermissionError:
             log.info("%s: read-only; unfinished writes are skipped, not set aside", self.data_dir)
         return found
+
+    def verify_recent(self) -> None:
+        """Read the newest partition of each table in full; raise if it is damaged.
+
+        An owner (a kiosk) appends there for the rest of its life, so a damaged
+        file is reported before the first tap rather than written after.
+        """
+        from . import segment
+        from .table import StoreCorruption
+
+        if not self.tables_dir.is_dir():
+            return
+        for table in sorted(p for p in self.tables_dir.iterdir() if p.is_dir()):
+            parts = list_partitions(table)[0]
+            if not parts:
+                continue
+            for item in segment.scan(parts[-1].path):
+                if isinstance(item, segment.Damage) and not item.torn_tail:
+                    raise StoreCorruption(item)
 
     # -- the durable append --------------------------------------------------
 
