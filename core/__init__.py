@@ -23,6 +23,7 @@ from .plugins import ENTRY_POINT_GROUP, LOAD_PLUGINS_ENV, PluginHost, PluginInfo
 from .rating import FLAGS, Rating
 from .reasons import Reason, default_reasons
 from .recorder import Recorder
+from .rules import PythonRule, Rule
 from .runtime import Runtime
 from .store import RatingFilter, Store, StoreBusy, StoreCorruption
 from .survey import survey_url
@@ -46,11 +47,13 @@ __all__ = [
     "PluginHost",
     "PluginInfo",
     "PluginProblem",
+    "PythonRule",
     "Rating",
     "RatingError",
     "RatingFilter",
     "Reason",
     "Recorder",
+    "Rule",
     "Runtime",
     "ServiceCycleError",
     "SiteSettings",

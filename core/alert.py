@@ -1,15 +1,16 @@
-"""The states an alert moves through, as rules see bad moments come and go.
+"""Alerts: what a rule says about one key (a site, a kiosk, a moment) over time.
 
-Modelled on Prometheus: a rule's condition first makes an alert *pending*;
-if it holds for the rule's ``for`` duration it is *firing*; when it stops
-holding it is *resolved*.
+Modelled on Prometheus: while a rule's condition holds the alert is *pending*;
+once it has held for the rule's ``for`` duration it is *firing*; when it stops
+holding (for ``keep_firing_for``, against flapping) it is *resolved*.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 
 class AlertState(StrEnum):
@@ -18,20 +19,34 @@ class AlertState(StrEnum):
     RESOLVED = "resolved"
 
 
+#: Severities, most urgent first. ``critical`` pages someone now.
+SEVERITIES: tuple[str, ...] = ("critical", "warning", "info")
+
+
 @dataclass(frozen=True, slots=True)
 class Alert:
-    """One alert: a rule's verdict for one key (site, kiosk, moment...)."""
+    """One alert in one state. A new state makes a new ``Alert`` with the same fingerprint."""
 
     rule: str
     key: tuple[tuple[str, str], ...]
     state: AlertState
     severity: str
     summary: str
-    since: datetime
-    response: str = ""
+    since: datetime  # when the alert entered this state
+    response: str = ""  # the response path: who acts, and what they do
+    active_since: datetime | None = None  # when the condition first held
     labels: dict[str, str] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
+    acknowledged_by: str | None = None
 
     @property
     def fingerprint(self) -> str:
         """Stable identity of the alert across its state changes."""
         return self.rule + "|" + ",".join(f"{k}={v}" for k, v in self.key)
+
+    def all_labels(self) -> dict[str, str]:
+        """Labels for routing and silences: rule labels, key, ``alertname`` and ``severity``."""
+        return {"alertname": self.rule, "severity": self.severity, **self.labels, **dict(self.key)}
+
+    def moved_to(self, state: AlertState, at: datetime, **changes: Any) -> Alert:
+        return replace(self, state=state, since=at, **changes)

@@ -11,7 +11,7 @@ import os
 import re
 from datetime import time
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
@@ -124,6 +124,21 @@ class SurveySettings(BaseModel):
         return value
 
 
+class RulesSettings(BaseModel):
+    """The site's changes to the alert rules (see docs/rules.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: More rule files; relative paths are taken from the config file's folder.
+    files: tuple[Path, ...] = ()
+    #: Rules written right here, as ``[[rules.add]]`` tables.
+    add: tuple[dict[str, Any], ...] = ()
+    #: Ids of plugin rules this site does not run.
+    disable: tuple[str, ...] = ()
+    #: Per rule id, fields to change: ``[rules.override."hotel.check-in-slow"] count = 5``.
+    override: dict[str, dict[str, Any]] = {}
+
+
 class Config(BaseModel):
     """A whole site configuration file."""
 
@@ -134,6 +149,7 @@ class Config(BaseModel):
     site: SiteSettings = SiteSettings()
     kiosk: KioskSettings = KioskSettings()
     survey: SurveySettings = SurveySettings()
+    rules: RulesSettings = RulesSettings()
 
     _source: str = PrivateAttr("embedded defaults")
 
@@ -164,6 +180,11 @@ def load_config(path: Path | str | None = None) -> Config:
         raise ConfigError(str(path), describe(exc, Config)) from exc
     if config.data_dir is not None and not config.data_dir.is_absolute():
         config = config.model_copy(update={"data_dir": (path.parent / config.data_dir).resolve()})
+    if config.rules.files:
+        files = tuple((path.parent / f).resolve() for f in config.rules.files)
+        config = config.model_copy(
+            update={"rules": config.rules.model_copy(update={"files": files})}
+        )
     config._source = str(path)
     return config
 

@@ -36,6 +36,29 @@ def register_cycles(register: Callable[[Cycle | Mapping[str, Any]], None]) -> No
 
 
 @hookspec
+def register_rules(register: Callable[[Any], None]) -> None:
+    """Register alert rules.
+
+    Call ``register`` with a :class:`~servicecycle.core.Rule`, a mapping shaped
+    like one ``[[rules]]`` table, a :class:`~servicecycle.core.PythonRule`, or
+    the path of a rules TOML file (``importlib.resources.files(__name__) / "rules.toml"``).
+    Each rule is validated on its own: a bad one is reported with the plugin's
+    name, the file and line, and the other rules still load.
+    """
+
+
+@hookspec
+def register_notifiers(register: Callable[[str, Callable[..., Any]], None]) -> None:
+    """Register alert delivery channels by type name.
+
+    Call ``register(type_name, factory)``. A receiver in the site's ``[notify]``
+    configuration with ``type = type_name`` is built by calling
+    ``factory(name=..., **settings)``; the object returned must have a
+    ``send(notification)`` method (see :class:`servicecycle.core.Notifier`).
+    """
+
+
+@hookspec
 def register_commands(cli: click.Group) -> None:
     """Add commands to the ``servicecycle`` command-line tool.
 

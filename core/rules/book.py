@@ -1,0 +1,108 @@
+"""The alert book: every alert transition and acknowledgement, kept in the store.
+
+A restart reads the book back, so a firing alert is neither lost nor
+announced again; staff acknowledgements live here too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from ..alert import Alert, AlertState
+from ..errors import ServiceCycleError
+from ..rating import format_time, new_rating_id, parse_time
+from ..store import Store
+
+TABLE = "alerts"
+
+
+class AlertBook:
+    def __init__(self, store: Store) -> None:
+        self.table = store.table(TABLE)
+
+    def record(self, alert: Alert, previous: AlertState | None) -> None:
+        self.table.insert(
+            {
+                "id": new_rating_id(alert.since),
+                "at": format_time(alert.since),
+                "event": "state",
+                "fingerprint": alert.fingerprint,
+                "rule": alert.rule,
+                "key": [list(pair) for pair in alert.key],
+                "state": str(alert.state),
+                "previous": str(previous) if previous else None,
+                "severity": alert.severity,
+                "summary": alert.summary,
+                "response": alert.response,
+                "labels": alert.labels,
+                "values": alert.values,
+                "active_since": format_time(alert.active_since or alert.since),
+            }
+        )
+
+    def acknowledge(self, fingerprint: str, by: str, note: str = "") -> Alert:
+        """Mark a pending or firing alert as seen by ``by``; repeats of it stop."""
+        current = {a.fingerprint: a for a in self.current()}
+        alert = current.get(fingerprint)
+        if alert is None:
+            known = ", ".join(sorted(current)) or "(no alert is pending or firing)"
+            raise ServiceCycleError(f"no pending or firing alert {fingerprint!r}; current: {known}")
+        if not by.strip():
+            raise ServiceCycleError("say who acknowledges the alert (a name or staff id)")
+        now = datetime.now(UTC)
+        self.table.insert(
+            {
+                "id": new_rating_id(now),
+                "at": format_time(now),
+                "event": "ack",
+                "fingerprint": fingerprint,
+                "by": by.strip(),
+                "note": note,
+            }
+        )
+        return _with(alert, acknowledged_by=by.strip())
+
+    def current(self) -> list[Alert]:
+        """Alerts whose latest transition left them pending or firing."""
+        latest: dict[str, Alert] = {}
+        acks: dict[str, str] = {}
+        for record in self.table:
+            fingerprint = record.get("fingerprint")
+            if record.get("event") == "ack":
+                acks[fingerprint] = record.get("by", "")
+                continue
+            alert = alert_from_record(record)
+            latest[fingerprint] = alert
+            if alert.state is AlertState.PENDING or record.get("previous") is None:
+                acks.pop(fingerprint, None)  # a new alert starts unacknowledged
+        return [
+            _with(alert, acknowledged_by=acks.get(fp))
+            for fp, alert in latest.items()
+            if alert.state is not AlertState.RESOLVED
+        ]
+
+    def history(self, since: datetime | None = None) -> Iterable[dict[str, Any]]:
+        return self.table.documents(format_time(since) if since else None)
+
+
+def alert_from_record(record: dict[str, Any]) -> Alert:
+    return Alert(
+        rule=record["rule"],
+        key=tuple((k, v) for k, v in record["key"]),
+        state=AlertState(record["state"]),
+        severity=record["severity"],
+        summary=record["summary"],
+        since=parse_time(record["at"]),
+        response=record.get("response", ""),
+        active_since=parse_time(record.get("active_since") or record["at"]),
+        labels=record.get("labels", {}),
+        values=record.get("values", {}),
+    )
+
+
+def _with(alert: Alert, **changes: Any) -> Alert:
+    from dataclasses import replace
+
+    return replace(alert, **changes)

@@ -1,0 +1,235 @@
+"""Unit tests for rules, in the spirit of ``promtool test rules``.
+
+A test file lists ratings at times relative to a start, and the alerts
+expected at given times::
+
+    rule_files = ["rules.toml"]          # relative to this file; default: the site's rules
+
+    [[tests]]
+    name = "three bad check-in waits in 15 minutes"
+    [[tests.ratings]]
+    at = "0m"
+    moment = "check-in-wait"
+    score = 1
+    repeat = 3        # optional: the same rating several times ...
+    every = "2m"      # ... this far apart
+    [[tests.expect]]
+    at = "5m"
+    firing = ["hotel.check-in-wait-streak"]
+    pending = []
+    summary = { "hotel.check-in-wait-streak" = "3 bad check-in waits" }
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from ..alert import AlertState
+from ..catalogue import Catalogue
+from ..config import SiteSettings
+from ..errors import ServiceCycleError
+from ..validation import describe
+from .duration import format_duration, parse_duration
+from .engine import RuleEngine
+from .loader import AnyRule, RuleSet, check_against_catalogue, load_rules_file
+
+#: A Monday morning, so opening hours and time-of-day conditions behave predictably.
+DEFAULT_START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+Offset = Annotated[
+    timedelta, BeforeValidator(lambda v: parse_duration(v) if isinstance(v, str) else v)
+]
+
+
+class TestRating(BaseModel):
+    __test__ = False  # not a pytest test class
+    model_config = ConfigDict(extra="forbid")
+    at: Offset
+    moment: str
+    score: int
+    cycle: str | None = None
+    site: str = "test-site"
+    kiosk: str = "test-kiosk"
+    language: str | None = None
+    reasons: list[str] = []
+    flags: list[str] = []
+    scale: int | None = None
+    repeat: int = Field(1, ge=1, le=10_000)
+    every: Offset = timedelta(minutes=1)
+
+
+class Expectation(BaseModel):
+    __test__ = False  # not a pytest test class
+    model_config = ConfigDict(extra="forbid")
+    at: Offset
+    firing: list[str] = []
+    pending: list[str] = []
+    summary: dict[str, str] = {}
+
+
+class RuleTest(BaseModel):
+    __test__ = False  # not a pytest test class
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    start: datetime = DEFAULT_START
+    ratings: list[TestRating] = []
+    expect: list[Expectation] = Field(min_length=1)
+
+
+class TestFile(BaseModel):
+    __test__ = False  # not a pytest test class
+    model_config = ConfigDict(extra="forbid")
+    rule_files: list[Path] = []
+    #: How often the clock ticks between ratings, as the kiosk's engine would.
+    interval: Offset = timedelta(minutes=1)
+    tests: list[RuleTest] = Field(min_length=1)
+
+
+@dataclass
+class TestResult:
+    __test__ = False  # not a pytest test class
+    name: str
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+def run_rule_tests(
+    path: Path,
+    catalogue: Catalogue,
+    site_rules: list[AnyRule] | None = None,
+    site: SiteSettings | None = None,
+) -> list[TestResult]:
+    """Run every test of a test file; raise ServiceCycleError if the file itself is bad."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        spec = TestFile.model_validate(data)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ServiceCycleError(f"cannot read rule tests {path}: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ServiceCycleError(f"{path}: malformed TOML: {exc}") from exc
+    except ValidationError as exc:
+        lines = "\n".join(f"  - {line}" for line in describe(exc, TestFile))
+        raise ServiceCycleError(f"bad rule test file {path}:\n{lines}") from exc
+    rules = _rules_for(spec, path, catalogue, site_rules)
+    return [
+        _run(test, rules, catalogue, site or SiteSettings(), spec.interval) for test in spec.tests
+    ]
+
+
+def _rules_for(
+    spec: TestFile, path: Path, catalogue: Catalogue, site_rules: list[AnyRule] | None
+) -> list[AnyRule]:
+    if not spec.rule_files:
+        if site_rules is None:
+            raise ServiceCycleError(f"{path}: give rule_files, or run it against the site's rules")
+        return site_rules
+    ruleset = RuleSet()
+    for name in spec.rule_files:
+        rules, problems = load_rules_file(path.parent / name)
+        ruleset.problems += problems
+        for rule, line in rules:
+            ruleset.add(rule, f"{name}:{line}")
+    check_against_catalogue(ruleset, catalogue)
+    if ruleset.problems:
+        lines = "\n".join(f"  - {p}" for p in ruleset.problems)
+        raise ServiceCycleError(f"rules under test do not load:\n{lines}")
+    return ruleset.active()
+
+
+def _run(
+    test: RuleTest,
+    rules: list[AnyRule],
+    catalogue: Catalogue,
+    site: SiteSettings,
+    interval: timedelta,
+) -> TestResult:
+    result = TestResult(test.name)
+    engine = RuleEngine(rules, catalogue, site)
+    clock = test.start
+
+    def advance(to: datetime) -> None:
+        """Tick every ``interval`` up to ``to``, as a running engine would."""
+        nonlocal clock
+        while clock + interval < to:
+            clock += interval
+            engine.tick(clock)
+        clock = max(clock, to)
+        engine.tick(to)
+
+    timeline = []
+    for index, spec in enumerate(test.ratings):
+        for n in range(spec.repeat):
+            timeline.append((test.start + spec.at + n * spec.every, index, spec))
+    timeline.sort(key=lambda item: (item[0], item[1]))
+    position = 0
+    for expect in sorted(test.expect, key=lambda e: e.at):
+        moment_time = test.start + expect.at
+        while position < len(timeline) and timeline[position][0] <= moment_time:
+            at, index, spec = timeline[position]
+            try:
+                rating = _rating(catalogue, spec, at)
+            except ServiceCycleError as exc:
+                result.failures.append(f"ratings[{index}]: {exc}")
+                return result
+            advance(at)
+            engine.observe(rating)
+            position += 1
+        advance(moment_time)
+        alerts = engine.alerts()
+        got = {
+            "firing": sorted({a.rule for a in alerts if a.state is AlertState.FIRING}),
+            "pending": sorted({a.rule for a in alerts if a.state is AlertState.PENDING}),
+        }
+        for state in ("firing", "pending"):
+            wanted = sorted(set(getattr(expect, state)))
+            if got[state] != wanted:
+                result.failures.append(
+                    f"at {_offset(expect.at)}: expected {state} {wanted}, got {got[state]}"
+                )
+        for rule_id, text in expect.summary.items():
+            summaries = [a.summary for a in alerts if a.rule == rule_id]
+            if not any(text in s for s in summaries):
+                result.failures.append(
+                    f"at {_offset(expect.at)}: summary of {rule_id!r} should contain {text!r}; "
+                    f"got {summaries or 'no alert'}"
+                )
+    return result
+
+
+def _rating(catalogue: Catalogue, spec: TestRating, at: datetime) -> Any:
+    cycle = spec.cycle or _cycle_of(catalogue, spec.moment)
+    language = spec.language or catalogue.cycle(cycle).languages[0]
+    return catalogue.new_rating(
+        site=spec.site,
+        kiosk=spec.kiosk,
+        cycle=cycle,
+        moment=spec.moment,
+        score=spec.score,
+        scale=spec.scale,
+        language=language,
+        reasons=spec.reasons,
+        flags=spec.flags,
+        at=at,
+    )
+
+
+def _cycle_of(catalogue: Catalogue, moment: str) -> str:
+    owners = [c.id for c in catalogue.cycles.values() if c.find_moment(moment)]
+    if len(owners) != 1:
+        found = ", ".join(owners) or "no cycle"
+        raise ServiceCycleError(f"moment {moment!r} is in {found}; say which with cycle = ...")
+    return owners[0]
+
+
+def _offset(value: timedelta) -> str:
+    return format_duration(value)

@@ -1,0 +1,315 @@
+"""A rule: which bad moments to watch, how to decide the service is failing, who acts.
+
+Rules are data (TOML) so that managers can read and tune them; the few that
+data cannot express are Python (:class:`PythonRule`) and go through the same
+hook and the same alert lifecycle.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StringConstraints,
+    model_validator,
+)
+
+from ..alert import SEVERITIES
+from .conditions import Predicate, compile_conditions
+from .duration import format_duration, parse_duration
+
+RULE_ID = r"^[a-z][a-z0-9._-]{0,79}$"
+KEY_FIELDS = ("site", "kiosk", "cycle", "stage", "moment")
+KINDS = ("single", "count", "share", "mean", "silence", "python")
+
+#: Fields a summary template may name, by what they mean.
+TEMPLATE_FIELDS: dict[str, str] = {
+    "rule": "the rule id",
+    "severity": "the rule's severity",
+    "site": "site id (when the rule is keyed by site)",
+    "kiosk": "kiosk id (when keyed by kiosk)",
+    "cycle": "cycle id (when keyed by cycle)",
+    "stage": "stage id (when keyed by stage)",
+    "moment": "moment id (when keyed by moment)",
+    "moment_question": "the moment's question, in the cycle's first language",
+    "score": "score of the latest rating that counted",
+    "count": "matching ratings in the window",
+    "samples": "ratings in the window",
+    "share": "share of matching ratings, as a percentage",
+    "mean": "mean score in the window",
+    "target": "the moment's target score",
+    "threshold": "the rule's threshold",
+    "window": "the window, e.g. 15m",
+    "top_reasons": "the most frequent reasons in the window",
+    "quiet_for": "how long the kiosk has been silent",
+}
+
+
+def _duration(value: Any) -> Any:
+    if isinstance(value, str):
+        return parse_duration(value)
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+Id = Annotated[str, StringConstraints(pattern=RULE_ID)]
+
+
+class Rule(BaseModel):
+    """A declarative alert rule (see docs/rules.md for every field)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    id: Id
+    kind: Literal["single", "count", "share", "mean", "silence"]
+    severity: Literal["critical", "warning", "info"] = "warning"
+    description: str = ""
+    summary: str = Field(min_length=1, max_length=300)
+    response: str = Field(min_length=1, max_length=2000)
+    labels: dict[Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]*$")], str] = {}
+    key_by: tuple[Literal["site", "kiosk", "cycle", "stage", "moment"], ...] = ("site", "moment")
+    cycle: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,39}$")] | None = None
+    scope: dict[str, Any] = {}
+    when: dict[str, Any] = {}
+    window: Duration | None = None
+    count: int | None = Field(None, ge=1, le=10_000)
+    resolve_count: int | None = Field(None, ge=1, le=10_000)
+    share: float | None = Field(None, gt=0, le=1)
+    resolve_share: float | None = Field(None, ge=0, le=1)
+    min_samples: int = Field(1, ge=1, le=100_000)
+    below: float | Literal["target"] | None = None
+    resolve_above: float | Literal["target"] | None = None
+    for_: Duration = Field(timedelta(0), alias="for")
+    keep_firing_for: Duration = timedelta(0)
+    include_suspect: bool = False
+    enabled: bool = True
+
+    _scope: Predicate = PrivateAttr()
+    _when: Predicate = PrivateAttr()
+
+    @model_validator(mode="after")
+    def _check(self) -> Rule:
+        problems = _kind_problems(self)
+        problems += _duration_problems(self)
+        problems += template_problems(self.summary, "summary")
+        if problems:
+            raise ValueError("\n".join(problems))
+        self._scope = compile_conditions(self.scope, "scope")
+        self._when = compile_conditions(self.when, "when")
+        return self
+
+    # -- what the engine asks -------------------------------------------------
+
+    @property
+    def in_scope(self) -> Predicate:
+        return self._scope
+
+    @property
+    def matches(self) -> Predicate:
+        return self._when
+
+    @property
+    def horizon(self) -> timedelta:
+        """How far back this rule looks: the history a restart must replay."""
+        return (self.window or timedelta(0)) + self.keep_firing_for
+
+    def describe_threshold(self) -> str:
+        if self.kind == "single":
+            return "any matching rating"
+        if self.kind == "count":
+            return f"≥ {self.count} in {format_duration(self.window)}"  # type: ignore[arg-type]
+        if self.kind == "share":
+            return f"≥ {self.share:.0%} of ≥ {self.min_samples} in {format_duration(self.window)}"  # type: ignore[arg-type]
+        if self.kind == "mean":
+            return f"mean < {self.below} (≥ {self.min_samples} in {format_duration(self.window)})"  # type: ignore[arg-type]
+        return f"no rating for {format_duration(self.window)} while open"  # type: ignore[arg-type]
+
+
+_NEEDS: dict[str, tuple[str, ...]] = {
+    "single": (),
+    "count": ("window", "count"),
+    "share": ("window", "share"),
+    "mean": ("window", "below"),
+    "silence": ("window",),
+}
+_ALLOWS: dict[str, set[str]] = {
+    "single": {"when", "window"},
+    "count": {"when", "window", "count", "resolve_count"},
+    "share": {"when", "window", "share", "resolve_share", "min_samples"},
+    "mean": {"window", "below", "resolve_above", "min_samples"},
+    "silence": {"window"},
+}
+_KIND_FIELDS = {
+    "when",
+    "window",
+    "count",
+    "resolve_count",
+    "share",
+    "resolve_share",
+    "min_samples",
+    "below",
+    "resolve_above",
+}
+
+
+def _kind_problems(rule: Rule) -> list[str]:
+    problems = [
+        f"{f}: required for a {rule.kind} rule"
+        for f in _NEEDS[rule.kind]
+        if getattr(rule, f) is None
+    ]
+    for name in sorted(_KIND_FIELDS & rule.model_fields_set - _ALLOWS[rule.kind]):
+        problems.append(
+            f"{name}: not used by a {rule.kind} rule; a {rule.kind} rule takes "
+            f"{', '.join(sorted(_ALLOWS[rule.kind])) or 'none of the window fields'}"
+        )
+    if rule.kind in ("single", "count", "share") and not rule.when:
+        problems.append(f"when: a {rule.kind} rule needs conditions saying which ratings are bad")
+    if (
+        rule.resolve_count is not None
+        and rule.count is not None
+        and rule.resolve_count > rule.count
+    ):
+        problems.append(
+            f"resolve_count = {rule.resolve_count}: must not exceed count = {rule.count} "
+            "(the alert resolves when fewer than resolve_count match)"
+        )
+    if (
+        rule.resolve_share is not None
+        and rule.share is not None
+        and rule.resolve_share > rule.share
+    ):
+        problems.append(
+            f"resolve_share = {rule.resolve_share}: must not exceed share = {rule.share}"
+        )
+    if (
+        isinstance(rule.below, float | int)
+        and isinstance(rule.resolve_above, float | int)
+        and rule.resolve_above < rule.below
+    ):
+        problems.append(
+            f"resolve_above = {rule.resolve_above}: must be at least below = {rule.below}"
+        )
+    if rule.kind == "silence" and "kiosk" not in rule.key_by:
+        problems.append("key_by: a silence rule watches each kiosk, so key_by must include 'kiosk'")
+    return problems
+
+
+MAX_WINDOW = timedelta(days=7)
+
+
+def _duration_problems(rule: Rule) -> list[str]:
+    problems = []
+    if rule.window is not None and not timedelta(seconds=1) <= rule.window <= MAX_WINDOW:
+        problems.append(
+            f"window = {format_duration(rule.window)}: must be between 1s and 7d "
+            "(longer trends belong in reports)"
+        )
+    if rule.kind == "silence" and rule.window is not None and rule.window < timedelta(minutes=1):
+        problems.append(f"window = {format_duration(rule.window)}: a silence needs at least 1m")
+    for name in ("for_", "keep_firing_for"):
+        value = getattr(rule, name)
+        if value > MAX_WINDOW:
+            problems.append(f"{name.rstrip('_')} = {format_duration(value)}: at most 7d")
+    return problems
+
+
+def template_problems(template: str, where: str) -> list[str]:
+    """Unknown or malformed ``{fields}`` in a summary template."""
+    try:
+        names = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+    except ValueError as exc:
+        return [
+            f"{where}: malformed template ({exc}); write fields as {{count}}, braces as {{{{ }}}}"
+        ]
+    problems = []
+    for name in names:
+        if name not in TEMPLATE_FIELDS:
+            problems.append(
+                f"{where}: unknown field {{{name}}}; fields: {', '.join(TEMPLATE_FIELDS)}"
+            )
+    return problems
+
+
+def render(template: str, values: dict[str, Any]) -> str:
+    """Fill a validated template; fields without a value read as '-'."""
+    return string.Formatter().vformat(template, (), _Defaulting(values))
+
+
+class _Defaulting(dict):
+    def __missing__(self, key: str) -> str:
+        return "-"
+
+
+class PythonRule:
+    """A rule in Python, for what conditions and thresholds cannot express.
+
+    ``evaluate(observations, now)`` receives the in-scope, non-suspect
+    observations of one key within ``window`` (oldest first) and returns
+    ``None`` when all is well, or a dict of template values when the alert
+    condition holds.
+    """
+
+    kind = "python"
+
+    def __init__(
+        self,
+        *,
+        id: str,
+        summary: str,
+        response: str,
+        evaluate: Callable[[Sequence[Any], datetime], dict[str, Any] | None],
+        window: str | timedelta,
+        severity: str = "warning",
+        labels: dict[str, str] | None = None,
+        key_by: Sequence[str] = ("site", "moment"),
+        cycle: str | None = None,
+        scope: dict[str, Any] | None = None,
+        for_: str | timedelta = timedelta(0),
+        keep_firing_for: str | timedelta = timedelta(0),
+        include_suspect: bool = False,
+        description: str = "",
+    ) -> None:
+        problems = []
+        if severity not in SEVERITIES:
+            problems.append(f"severity = {severity!r}: allowed: {', '.join(SEVERITIES)}")
+        bad_keys = [k for k in key_by if k not in KEY_FIELDS]
+        if bad_keys:
+            problems.append(f"key_by: {bad_keys} not allowed; allowed: {', '.join(KEY_FIELDS)}")
+        problems += template_problems(summary, "summary")
+        if problems:
+            raise ValueError("\n".join(problems))
+        self.id = id
+        self.summary = summary
+        self.response = response
+        self.evaluate = evaluate
+        self.window = _duration(window)
+        self.severity = severity
+        self.labels = dict(labels or {})
+        self.key_by = tuple(key_by)
+        self.cycle = cycle
+        self.scope = dict(scope or {})
+        self.when: dict[str, Any] = {}
+        self.for_ = _duration(for_)
+        self.keep_firing_for = _duration(keep_firing_for)
+        self.include_suspect = include_suspect
+        self.description = description
+        self.enabled = True
+        self.in_scope = compile_conditions(self.scope, "scope")
+        self.matches = self.in_scope
+        self.min_samples = 1
+
+    @property
+    def horizon(self) -> timedelta:
+        return self.window + self.keep_firing_for
+
+    def describe_threshold(self) -> str:
+        return f"Python rule over {format_duration(self.window)}"

@@ -1,0 +1,97 @@
+"""Alerting for one site: rules + engine + alert book + plugins (+ notifications).
+
+The kiosk runs this in a worker thread, `servicecycle alerts run` runs it on
+its own: both follow the store, so ratings recorded by any process count.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from ..alert import Alert, AlertState
+from .book import AlertBook
+from .engine import RuleEngine, Transition
+from .follow import RatingFollower
+from .loader import RuleSet, load_ruleset
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def site_ruleset(runtime: Runtime) -> RuleSet:
+    """Plugin rules with this site's additions, removals and overrides."""
+    settings = runtime.config.rules
+    return load_ruleset(
+        runtime.plugins,
+        runtime.catalogue,
+        files=settings.files,
+        add=settings.add,
+        disable=settings.disable,
+        override=settings.override,
+        source=runtime.config.source,
+    )
+
+
+class Alerting:
+    """Evaluate a site's rules against its ratings as they are recorded."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        ruleset: RuleSet | None = None,
+        notify: Callable[[Alert], Any] | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.ruleset = ruleset if ruleset is not None else site_ruleset(runtime)
+        for problem in self.ruleset.problems:
+            log.warning("rule not loaded: %s", problem)
+        self.book = AlertBook(runtime.store)
+        self.notify = notify
+        config = runtime.config
+        self.engine = RuleEngine(
+            self.ruleset.active(),
+            runtime.catalogue,
+            config.site,
+            known_kiosks=[(config.site.id, config.kiosk.id)],
+        )
+        self.follower: RatingFollower | None = None
+
+    def start(self, now: datetime | None = None) -> list[Transition]:
+        """Rebuild windows from recent history, take back stored alerts, announce what differs."""
+        now = now or datetime.now(UTC)
+        self.follower = RatingFollower(self.runtime.store, now - self.engine.horizon)
+        for kind, rating in self.follower.poll():  # silently: these were judged before
+            (self.engine.observe if kind == "new" else self.engine.amend)(rating)
+        self.engine.tick(now)
+        stored = {a.fingerprint: a for a in self.book.current()}
+        computed = {a.fingerprint: a for a in self.engine.alerts()}
+        self.engine.restore(stored.values())
+        self.engine.on_change = self._changed
+        missed = [(a, None) for fp, a in computed.items() if fp not in stored]
+        for alert, previous in missed:  # active by the data, never announced (a crash between)
+            self._changed(alert, previous)
+        return missed + self.engine.tick(now)
+
+    def poll(self, now: datetime | None = None) -> list[Transition]:
+        """Observe what was recorded since the last poll, then let time pass."""
+        if self.follower is None:
+            return self.start(now)
+        transitions: list[Transition] = []
+        for kind, rating in self.follower.poll():
+            transitions += (self.engine.observe if kind == "new" else self.engine.amend)(rating)
+        return transitions + self.engine.tick(now or datetime.now(UTC))
+
+    def acknowledge(self, fingerprint: str, by: str, note: str = "") -> Alert:
+        return self.book.acknowledge(fingerprint, by, note)
+
+    def _changed(self, alert: Alert, previous: AlertState | None) -> None:
+        self.book.record(alert, previous)
+        self.runtime.plugins.call_each("alert_changed", alert=alert, previous=previous)
+        if self.notify is not None and alert.state is not AlertState.PENDING:
+            self.notify(alert)
