@@ -27,6 +27,7 @@ from servicecycle.core import (
 )
 
 from . import render
+from .rules import alerts, rules
 from .store import store
 
 out = Console(highlight=False)
@@ -307,6 +308,8 @@ def config_show(state: State) -> None:
 
 
 cli.add_command(store)
+cli.add_command(rules)
+cli.add_command(alerts)
 
 
 def main(argv: list[str] | None = None) -> None:

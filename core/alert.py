@@ -7,6 +7,7 @@ holding (for ``keep_firing_for``, against flapping) it is *resolved*.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -43,6 +44,11 @@ class Alert:
     def fingerprint(self) -> str:
         """Stable identity of the alert across its state changes."""
         return self.rule + "|" + ",".join(f"{k}={v}" for k, v in self.key)
+
+    @property
+    def short_id(self) -> str:
+        """Eight hex digits naming the alert in lists and on the kiosk's staff screen."""
+        return hashlib.sha1(self.fingerprint.encode()).hexdigest()[:8]
 
     def all_labels(self) -> dict[str, str]:
         """Labels for routing and silences: rule labels, key, ``alertname`` and ``severity``."""

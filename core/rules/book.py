@@ -45,10 +45,14 @@ class AlertBook:
     def acknowledge(self, fingerprint: str, by: str, note: str = "") -> Alert:
         """Mark a pending or firing alert as seen by ``by``; repeats of it stop."""
         current = {a.fingerprint: a for a in self.current()}
-        alert = current.get(fingerprint)
+        alert = current.get(fingerprint) or next(
+            (a for a in current.values() if a.short_id == fingerprint), None
+        )
         if alert is None:
-            known = ", ".join(sorted(current)) or "(no alert is pending or firing)"
+            known = ", ".join(f"{a.short_id} ({fp})" for fp, a in sorted(current.items()))
+            known = known or "(no alert is pending or firing)"
             raise ServiceCycleError(f"no pending or firing alert {fingerprint!r}; current: {known}")
+        fingerprint = alert.fingerprint
         if not by.strip():
             raise ServiceCycleError("say who acknowledges the alert (a name or staff id)")
         now = datetime.now(UTC)

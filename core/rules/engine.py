@@ -365,6 +365,8 @@ class RuleEngine:
         filled["window"] = format_duration(timedelta(seconds=window))
         if state.events:
             last = state.events[-1][2]
+            for name in ("site", "kiosk", "cycle", "stage", "moment"):
+                filled.setdefault(name, getattr(last, name))
             info = self._moments.get((last.cycle, last.moment))
             filled["score"] = last.score
             filled.setdefault("target", f"{last.target:.1f}")

@@ -1,0 +1,330 @@
+"""`servicecycle rules ...` and `servicecycle alerts ...`: write, test and tune alert rules."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from servicecycle.core import AlertState, RatingFilter, ServiceCycleError
+from servicecycle.core.rules import (
+    AlertBook,
+    Alerting,
+    RuleEngine,
+    RuleSet,
+    format_duration,
+    load_rules_file,
+    site_ruleset,
+)
+from servicecycle.core.rules.checks import run_rule_tests
+from servicecycle.core.rules.loader import check_against_catalogue
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+
+SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
+
+
+def _parse_time(value: str | None, option: str) -> datetime | None:
+    from .main import _parse_time as parse
+
+    return parse(value, option)
+
+
+@click.group()
+def rules() -> None:
+    """List, check, test and replay alert rules."""
+
+
+@rules.command(name="list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def list_rules(state: object, as_json: bool) -> None:
+    """Every rule, where it came from, and whether this site changed it."""
+    ruleset = site_ruleset(state.runtime)  # type: ignore[attr-defined]
+    rows = [(loaded, "active") for loaded in ruleset.rules.values()]
+    rows += [(loaded, "disabled") for loaded in ruleset.disabled.values()]
+    if as_json:
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "id": loaded.rule.id,
+                        "kind": loaded.rule.kind,
+                        "severity": loaded.rule.severity,
+                        "status": status,
+                        "origin": loaded.origin,
+                        "changed_by_site": loaded.changed_by_site,
+                        "threshold": loaded.rule.describe_threshold(),
+                    }
+                    for loaded, status in rows
+                ],
+                indent=2,
+            )
+        )
+        return
+    table = Table(title="Alert rules", title_justify="left")
+    table.add_column("id", no_wrap=True)
+    for column in ("kind", "severity", "fires on", "key", "from", "site changes"):
+        table.add_column(column, overflow="fold")
+    for loaded, status in sorted(rows, key=lambda r: r[0].rule.id):
+        rule = loaded.rule
+        style = "dim" if status == "disabled" else ""
+        table.add_row(
+            rule.id,
+            rule.kind,
+            f"[{SEVERITY_STYLE.get(rule.severity, '')}]{rule.severity}[/]",
+            rule.describe_threshold(),
+            ", ".join(rule.key_by),
+            loaded.origin,
+            "; ".join(loaded.changed_by_site) or "-",
+            style=style,
+        )
+    out.print(table)
+    _print_problems(ruleset)
+
+
+def _print_problems(ruleset: RuleSet) -> None:
+    for problem in ruleset.problems:
+        err.print(f"[red]✗[/] {problem}")
+
+
+@rules.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_obj
+def check(state: object, files: tuple[Path, ...]) -> None:
+    """Validate rule FILES: file, line, rule id, the bad key or value and what is allowed."""
+    catalogue = state.runtime.catalogue  # type: ignore[attr-defined]
+    ruleset = RuleSet()
+    for path in files:
+        loaded, problems = load_rules_file(path)
+        ruleset.problems += problems
+        for rule, line in loaded:
+            ruleset.add(rule, f"{path}:{line}", line)
+    check_against_catalogue(ruleset, catalogue)
+    for problem in ruleset.problems:
+        out.print(f"[red]✗[/] {problem}")
+    if ruleset.problems:
+        raise SystemExit(1)
+    out.print(f"[green]✓[/] {len(ruleset.rules)} rules ok in {', '.join(map(str, files))}")
+
+
+@rules.command(name="test")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_obj
+def test_rules(state: object, files: tuple[Path, ...]) -> None:
+    """Run rule unit tests: timed ratings in, expected alerts out (exit 1 on failure)."""
+    runtime = state.runtime  # type: ignore[attr-defined]
+    site_rules = None
+    failed = total = 0
+    for path in files:
+        try:
+            results = run_rule_tests(path, runtime.catalogue, site_rules, runtime.config.site)
+        except ServiceCycleError as exc:
+            if "give rule_files" not in str(exc):
+                raise
+            site_rules = site_ruleset(runtime).active()
+            results = run_rule_tests(path, runtime.catalogue, site_rules, runtime.config.site)
+        for result in results:
+            total += 1
+            if result.passed:
+                out.print(f"[green]PASS[/] {path}: {result.name}")
+            else:
+                failed += 1
+                out.print(f"[red]FAIL[/] {path}: {result.name}")
+                for failure in result.failures:
+                    out.print(f"       {failure}")
+    out.print(f"{total - failed} passed, {failed} failed")
+    if failed:
+        raise SystemExit(1)
+
+
+@rules.command()
+@click.option("--since", metavar="TIME", required=True, help="Start of the history (ISO 8601).")
+@click.option("--until", metavar="TIME", help="End of the history (default: now).")
+@click.option(
+    "--rules",
+    "rule_files",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Replay these rule files instead of the site's rules (repeat).",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per alert.")
+@click.pass_obj
+def replay(
+    state: object, since: str, until: str | None, rule_files: tuple[Path, ...], as_json: bool
+) -> None:
+    """Run stored history through rules and list the alerts that would have fired."""
+    runtime = state.runtime  # type: ignore[attr-defined]
+    start = _parse_time(since, "--since")
+    end = _parse_time(until, "--until") or datetime.now(UTC)
+    if rule_files:
+        ruleset = RuleSet()
+        for path in rule_files:
+            loaded, problems = load_rules_file(path)
+            ruleset.problems += problems
+            for rule, line in loaded:
+                ruleset.add(rule, f"{path}:{line}", line)
+        check_against_catalogue(ruleset, runtime.catalogue)
+    else:
+        ruleset = site_ruleset(runtime)
+    _print_problems(ruleset)
+    engine = RuleEngine(ruleset.active(), runtime.catalogue, runtime.config.site)
+    where = RatingFilter(since=start, until=end)
+    days = len(runtime.store.ratings.table.partitions(*where.time_range()))
+    fired = []
+    progress = Progress(
+        TextColumn("[bold]replaying"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("days"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=days < 3,
+    )
+    with progress:
+        task = progress.add_task("replay", total=days)
+        day = None
+        count = 0
+
+        def ratings():  # noqa: ANN202 - local generator feeding the progress bar
+            nonlocal day, count
+            for rating in runtime.store.ratings.query(where):
+                current = rating.at.date()
+                if current != day:
+                    if day is not None:
+                        progress.advance(task)
+                    day = current
+                count += 1
+                yield rating
+
+        for alert, _previous in engine.replay(ratings()):
+            if alert.state is AlertState.FIRING:
+                fired.append(alert)
+        fired += [a for a, _ in engine.tick(end) if a.state is AlertState.FIRING]
+    if as_json:
+        for alert in fired:
+            click.echo(
+                json.dumps(
+                    {
+                        "at": alert.since.isoformat(),
+                        "rule": alert.rule,
+                        "key": dict(alert.key),
+                        "severity": alert.severity,
+                        "summary": alert.summary,
+                    },
+                    ensure_ascii=False,
+                )
+            )
+        return
+    table = Table(
+        title=f"Alerts that would have fired ({count} ratings replayed)", title_justify="left"
+    )
+    for column in ("fired at (UTC)", "rule", "severity", "key", "summary"):
+        table.add_column(column, overflow="fold")
+    for alert in fired:
+        table.add_row(
+            alert.since.strftime("%Y-%m-%d %H:%M"),
+            alert.rule,
+            f"[{SEVERITY_STYLE.get(alert.severity, '')}]{alert.severity}[/]",
+            ", ".join(f"{k}={v}" for k, v in alert.key),
+            alert.summary,
+        )
+    out.print(table if fired else f"No alert would have fired ({count} ratings replayed).")
+
+
+@click.group(invoke_without_command=True)
+@click.pass_context
+def alerts(ctx: click.Context) -> None:
+    """List current alerts, acknowledge them, or run the alerting loop."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(list_alerts)
+
+
+@alerts.command(name="list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def list_alerts(state: object, as_json: bool = False) -> None:
+    """Alerts pending or firing now, with their response path."""
+    current = AlertBook(state.runtime.store).current()  # type: ignore[attr-defined]
+    if as_json:
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "id": a.short_id,
+                        "fingerprint": a.fingerprint,
+                        "state": str(a.state),
+                        "rule": a.rule,
+                        "severity": a.severity,
+                        "key": dict(a.key),
+                        "since": a.since.isoformat(),
+                        "summary": a.summary,
+                        "response": a.response,
+                        "acknowledged_by": a.acknowledged_by,
+                    }
+                    for a in current
+                ],
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
+        return
+    if not current:
+        out.print("No alert is pending or firing.")
+        return
+    for alert in sorted(current, key=lambda a: (a.severity != "critical", a.since)):
+        style = SEVERITY_STYLE.get(alert.severity, "")
+        ack = f" · acknowledged by {alert.acknowledged_by}" if alert.acknowledged_by else ""
+        out.print(
+            f"[{style}]{alert.state.upper()} {alert.severity}[/] [bold]{alert.short_id}[/] "
+            f"{alert.rule} ({', '.join(f'{k}={v}' for k, v in alert.key)}) since "
+            f"{alert.since:%Y-%m-%d %H:%M} UTC{ack}"
+        )
+        out.print(f"    {alert.summary}")
+        out.print(f"    [italic]→ {alert.response}[/]")
+
+
+@alerts.command()
+@click.argument("alert_id")
+@click.option("--by", required=True, help="Who acknowledges (name or staff id).")
+@click.option("--note", default="", help="What is being done.")
+@click.pass_obj
+def ack(state: object, alert_id: str, by: str, note: str) -> None:
+    """Acknowledge ALERT_ID (the short id from `servicecycle alerts`): repeats stop."""
+    alert = AlertBook(state.runtime.store).acknowledge(alert_id, by, note)  # type: ignore[attr-defined]
+    out.print(f"acknowledged {alert.short_id} {alert.rule} by {by}")
+
+
+@alerts.command()
+@click.option("--interval", default=2.0, show_default=True, help="Seconds between evaluations.")
+@click.option("--once", is_flag=True, help="Evaluate once and exit (for cron and tests).")
+@click.pass_obj
+def run(state: object, interval: float, once: bool) -> None:
+    """Follow the store and evaluate the site's rules until interrupted."""
+    runtime = state.runtime  # type: ignore[attr-defined]
+    alerting = Alerting(runtime)
+    _print_problems(alerting.ruleset)
+    err.print(
+        f"evaluating {len(alerting.ruleset.active())} rules on {runtime.data_dir} "
+        f"(history window {format_duration(alerting.engine.horizon)})"
+    )
+    try:
+        while True:
+            for alert, previous in alerting.poll():
+                out.print(
+                    f"{datetime.now(UTC):%H:%M:%S} {previous or 'new'} → {alert.state} "
+                    f"{alert.rule} ({', '.join(f'{k}={v}' for k, v in alert.key)}): {alert.summary}"
+                )
+            if once:
+                return
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        err.print("stopped")
