@@ -205,10 +205,9 @@ def replay(
                 count += 1
                 yield rating
 
-        for alert, _previous in engine.replay(ratings()):
+        for alert, _previous in engine.replay(ratings(), until=end):
             if alert.state is AlertState.FIRING:
                 fired.append(alert)
-        fired += [a for a, _ in engine.tick(end) if a.state is AlertState.FIRING]
     if as_json:
         for alert in fired:
             click.echo(

@@ -450,7 +450,10 @@ class RuleEngine:
             state.last_active = self.now or alert.since.timestamp()
 
     def replay(
-        self, ratings: Iterable[Rating], tick_every: timedelta = timedelta(minutes=1)
+        self,
+        ratings: Iterable[Rating],
+        tick_every: timedelta = timedelta(minutes=1),
+        until: datetime | None = None,
     ) -> Iterator[Transition]:
         """Run history through the rules in time order, ticking on the data's own clock."""
         step = tick_every.total_seconds()
@@ -463,6 +466,11 @@ class RuleEngine:
                 yield from self.tick(datetime.fromtimestamp(next_tick, UTC))
                 next_tick += step
             yield from self.observe(rating)
+        if until is not None and next_tick is not None:
+            end = until.timestamp()
+            while next_tick <= end:
+                yield from self.tick(datetime.fromtimestamp(next_tick, UTC))
+                next_tick += step
 
     @property
     def horizon(self) -> timedelta:

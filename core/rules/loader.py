@@ -142,7 +142,11 @@ def _key_line(text: str, start: int | None, exc: ValidationError) -> int | None:
     """The line of the first offending key inside the rule whose header is on ``start``."""
     if start is None:
         return None
-    key = next((str(e["loc"][0]) for e in exc.errors() if e["loc"]), None)
+    errors = exc.errors()
+    key = next((str(e["loc"][0]) for e in errors if e["loc"]), None)
+    if key is None and errors:  # a whole-rule check: its message starts with the key
+        match = re.match(r"(?:Value error, )?([a-z_]+)", errors[0]["msg"])
+        key = match.group(1) if match else None
     if key is None:
         return start
     key = "for" if key == "for_" else key

@@ -23,7 +23,7 @@ from pydantic import (
 )
 
 from ..alert import SEVERITIES
-from .conditions import Predicate, compile_conditions
+from .conditions import ConditionError, Predicate, compile_conditions
 from .duration import format_duration, parse_duration
 
 RULE_ID = r"^[a-z][a-z0-9._-]{0,79}$"
@@ -99,11 +99,14 @@ class Rule(BaseModel):
     def _check(self) -> Rule:
         problems = _kind_problems(self)
         problems += _duration_problems(self)
+        for part in ("scope", "when"):
+            try:
+                setattr(self, f"_{part}", compile_conditions(getattr(self, part), part))
+            except ConditionError as exc:
+                problems.append(str(exc))
         problems += template_problems(self.summary, "summary")
         if problems:
             raise ValueError("\n".join(problems))
-        self._scope = compile_conditions(self.scope, "scope")
-        self._when = compile_conditions(self.when, "when")
         return self
 
     # -- what the engine asks -------------------------------------------------
