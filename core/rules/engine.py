@@ -9,7 +9,9 @@ alerts and resolves alerts when a kiosk goes quiet.
 
 from __future__ import annotations
 
+import heapq
 import logging
+import operator
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -19,6 +21,7 @@ from ..alert import Alert, AlertState
 from ..catalogue import Catalogue
 from ..config import WEEKDAYS, SiteSettings
 from ..rating import Rating
+from .conditions import compile_conditions
 from .duration import format_duration
 from .loader import AnyRule
 from .rule import PythonRule, render
@@ -57,11 +60,17 @@ class Observation:
     )
 
     def __init__(
-        self, rating: Rating, critical: bool, target: float, cycle_scale: int, zone: Any
+        self,
+        rating: Rating,
+        critical: bool,
+        target: float,
+        cycle_scale: int,
+        zone: Any,
+        t: float | None = None,
     ) -> None:
         self.rating = rating
         self.at = rating.at
-        self.t = rating.at.timestamp()
+        self.t = rating.at.timestamp() if t is None else t
         self.score = rating.score
         self.scale = rating.scale
         self.moment = rating.moment
@@ -95,6 +104,7 @@ class KeyState:
     __slots__ = (
         "active_since",
         "alert",
+        "due",
         "events",
         "key",
         "last_active",
@@ -116,9 +126,17 @@ class KeyState:
         self.last_active: float | None = None
         self.last_seen: float | None = None
         self.alert: Alert | None = None
+        self.due: float | None = None  # when this key next needs a look without a new rating
 
     def add(self, t: float, matched: bool, obs: Observation) -> None:
-        self.events.append((t, matched, obs))
+        events = self.events
+        if events and t < events[-1][0]:  # late arrival (a reason added later): keep order
+            index = len(events)
+            while index and events[index - 1][0] > t:
+                index -= 1
+            events.insert(index, (t, matched, obs))
+        else:
+            events.append((t, matched, obs))
         self.matched += matched
         self.sum_value += obs.value
         self.sum_target += obs.target
@@ -136,6 +154,84 @@ class KeyState:
         return not self.events and self.state is None and self.last_seen is None
 
 
+#: Fields fixed by the moment a rating is about: conditions on them are decided once.
+STATIC_FIELDS = frozenset({"cycle", "moment", "stage", "critical"})
+
+
+class _Plan:
+    """A rule compiled for speed: plain attributes, no validation machinery."""
+
+    __slots__ = (
+        "below",
+        "count",
+        "for_s",
+        "id",
+        "in_scope",
+        "include_suspect",
+        "keep_s",
+        "key_by",
+        "key_of",
+        "kind",
+        "matches",
+        "min_samples",
+        "only_matches",
+        "resolve_above",
+        "resolve_count",
+        "resolve_share",
+        "rule",
+        "share",
+        "states",
+        "window",
+        "window_text",
+    )
+
+    def __init__(self, rule: AnyRule) -> None:
+        self.rule = rule
+        self.states: dict[tuple[str, ...], KeyState] = {}
+        self.id = rule.id
+        self.kind = rule.kind
+        self.key_by = rule.key_by
+        self.key_of = _key_getter(rule.key_by)
+        self.in_scope = rule.in_scope
+        self.matches = rule.matches
+        self.include_suspect = rule.include_suspect
+        self.window = _window_seconds(rule)
+        self.window_text = format_duration(timedelta(seconds=self.window))
+        self.for_s = rule.for_.total_seconds()
+        self.keep_s = rule.keep_firing_for.total_seconds()
+        self.min_samples = rule.min_samples
+        self.count = getattr(rule, "count", None)
+        self.resolve_count = getattr(rule, "resolve_count", None) or self.count
+        self.share = getattr(rule, "share", None)
+        self.resolve_share = getattr(rule, "resolve_share", None)
+        if self.resolve_share is None:
+            self.resolve_share = self.share
+        self.below = getattr(rule, "below", None)
+        self.resolve_above = getattr(rule, "resolve_above", None)
+        if self.resolve_above is None:
+            self.resolve_above = self.below
+        # Single and count rules only ever look at matching ratings.
+        self.only_matches = self.kind in ("single", "count")
+
+    def applies_to(self, cycle: str, stage: str, moment: str, critical: bool) -> bool:
+        """Whether the rule can ever see ratings of this moment (static conditions only)."""
+        rule = self.rule
+        if rule.cycle not in (None, cycle):
+            return False
+        probe = {"cycle": cycle, "stage": stage, "moment": moment, "critical": critical}
+        parts = [rule.scope] + ([rule.when] if self.only_matches else [])
+        for spec in parts:
+            static = {k: v for k, v in spec.items() if k in STATIC_FIELDS}
+            if static and not compile_conditions(static)(_Probe(probe)):
+                return False
+        return True
+
+
+class _Probe:
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.__dict__.update(values)
+
+
 class RuleEngine:
     """Evaluates rules on every rating and on a clock tick."""
 
@@ -151,148 +247,205 @@ class RuleEngine:
         self.catalogue = catalogue
         self.site = site or SiteSettings()
         self.on_change = on_change
-        self.states: dict[str, dict[tuple[str, ...], KeyState]] = {r.id: {} for r in self.rules}
-        self._windows = {r.id: _window_seconds(r) for r in self.rules}
+        self.plans = {r.id: _Plan(r) for r in self.rules}
+        self.states: dict[str, dict[tuple[str, ...], KeyState]] = {
+            plan.id: plan.states for plan in self.plans.values()
+        }
         uses_clock = any(
-            "time_of_day" in r.scope
-            or "time_of_day" in r.when
-            or "weekday" in r.scope
-            or "weekday" in r.when
+            field in part
             for r in self.rules
+            for part in (r.scope, r.when)
+            for field in ("time_of_day", "weekday")
         )
         self._zone = self.site.zone if uses_clock else None
-        self._moments = {
-            (cycle.id, moment.id): (moment.critical, moment.target, cycle.scale, moment.question)
-            for cycle in catalogue.cycles.values()
-            for _, moment in cycle.moments()
-        }
-        self._by_cycle: dict[str, list[AnyRule]] = {}
-        for cycle_id in catalogue.cycles:
-            self._by_cycle[cycle_id] = [
-                r for r in self.rules if r.kind != "silence" and r.cycle in (None, cycle_id)
-            ]
-        self._silences = [r for r in self.rules if r.kind == "silence"]
+        self._moments: dict[
+            tuple[str, str], tuple[bool, float, int, Any, list[_Plan], list[_Plan]]
+        ] = {}
+        for cycle in catalogue.cycles.values():
+            for stage, moment in cycle.moments():
+                applies = [
+                    plan
+                    for plan in self.plans.values()
+                    if plan.applies_to(cycle.id, stage.id, moment.id, moment.critical)
+                ]
+                self._moments[(cycle.id, moment.id)] = (
+                    moment.critical,
+                    moment.target,
+                    cycle.scale,
+                    moment.question.get(cycle.languages[0], ""),
+                    [p for p in applies if p.kind != "silence"],
+                    [p for p in applies if p.kind == "silence"],
+                )
+        self._wakeups: list[tuple[float, int, str, tuple[str, ...]]] = []
+        self._sequence = 0
         self.now: float = 0.0
         for site, kiosk in known_kiosks:  # a kiosk silent since start-up counts as silent
             self._seed_kiosk(site, kiosk, datetime.now(UTC).timestamp())
 
     # -- input ---------------------------------------------------------------
 
-    def observe(self, rating: Rating) -> list[Transition]:
+    def observe(self, rating: Rating, t: float | None = None) -> list[Transition]:
         """Feed one recorded rating; returns the alert transitions it caused."""
+        if t is None:
+            t = rating.at.timestamp()
         info = self._moments.get((rating.cycle, rating.moment))
         if info is None:
             return []
-        critical, target, cycle_scale, _ = info
-        obs = Observation(rating, critical, target, cycle_scale, self._zone)
-        t = obs.t
-        if t > self.now:
-            self.now = t
+        critical, target, cycle_scale, _, plans, silences = info
+        if not plans and not silences:
+            if t > self.now:
+                self.now = t
+            return []
+        obs = Observation(rating, critical, target, cycle_scale, self._zone, t)
+        now = self.now = t if t > self.now else self.now
         transitions: list[Transition] = []
-        for rule in self._by_cycle.get(rating.cycle, ()):
-            if obs.suspect and not rule.include_suspect:
+        suspect = obs.suspect
+        for plan in plans:
+            if suspect and not plan.include_suspect:
                 continue
-            if not rule.in_scope(obs):
+            if not plan.in_scope(obs):
                 continue
-            key = tuple([getattr(obs, f) for f in rule.key_by])
-            states = self.states[rule.id]
-            state = states.get(key)
+            matched = plan.matches(obs)
+            if plan.only_matches and not matched:
+                continue
+            key = plan.key_of(obs)
+            state = plan.states.get(key)
             if state is None:
-                state = states[key] = KeyState(key)
-            state.add(t, rule.matches(obs), obs)
-            self._evaluate(rule, state, max(t, self.now), transitions)
-        for rule in self._silences:
-            if (obs.suspect and not rule.include_suspect) or not rule.in_scope(obs):
+                state = plan.states[key] = KeyState(key)
+            state.add(t, matched, obs)
+            self._evaluate(plan, state, now, transitions)
+        for plan in silences:
+            if (suspect and not plan.include_suspect) or not plan.in_scope(obs):
                 continue
-            key = tuple([getattr(obs, f) for f in rule.key_by])
-            state = self.states[rule.id].setdefault(key, KeyState(key))
-            state.last_seen = max(state.last_seen or t, t)
-            self._evaluate(rule, state, max(t, self.now), transitions)
-        return self._emit(transitions)
+            key = tuple([getattr(obs, f) for f in plan.key_by])
+            state = plan.states.get(key)
+            if state is None:
+                state = plan.states[key] = KeyState(key)
+            if state.last_seen is None or t > state.last_seen:
+                state.last_seen = t
+            if state.state is not None or state.due is None:
+                self._evaluate(plan, state, now, transitions)  # the kiosk speaks again
+        return self._emit(transitions) if transitions else transitions
 
     def amend(self, rating: Rating) -> list[Transition]:
         """A rating already observed got its reasons: re-match it where it is counted."""
         info = self._moments.get((rating.cycle, rating.moment))
         if info is None:
             return []
-        critical, target, cycle_scale, _ = info
+        critical, target, cycle_scale, _, plans, _ = info
         obs = Observation(rating, critical, target, cycle_scale, self._zone)
         transitions: list[Transition] = []
-        for rule in self._by_cycle.get(rating.cycle, ()):
-            if (obs.suspect and not rule.include_suspect) or not rule.in_scope(obs):
+        for plan in plans:
+            if (obs.suspect and not plan.include_suspect) or not plan.in_scope(obs):
                 continue
-            state = self.states[rule.id].get(tuple([getattr(obs, f) for f in rule.key_by]))
-            if state is None:
-                continue
-            for index, (t, matched, old) in enumerate(state.events):
+            if obs.t <= self.now - plan.window:
+                continue  # already out of the window
+            key = tuple([getattr(obs, f) for f in plan.key_by])
+            state = self.states[plan.id].get(key)
+            now_matched = plan.matches(obs)
+            found = False
+            for index, (t, matched, old) in enumerate(state.events if state else ()):
                 if old.rating.id == rating.id:
-                    now_matched = rule.matches(obs)
-                    state.events[index] = (t, now_matched, obs)
-                    state.matched += now_matched - matched
-                    self._evaluate(rule, state, self.now, transitions)
+                    state.events[index] = (t, now_matched, obs)  # type: ignore[union-attr]
+                    state.matched += now_matched - matched  # type: ignore[union-attr]
+                    found = True
                     break
+            if not found and now_matched and plan.only_matches:
+                state = self.states[plan.id].setdefault(key, KeyState(key))
+                state.add(obs.t, True, obs)
+                found = True
+            if found and state is not None:
+                self._evaluate(plan, state, self.now, transitions)
         return self._emit(transitions)
 
     def tick(self, now: datetime | None = None) -> list[Transition]:
-        """Expire windows, promote and resolve alerts as time passes."""
-        t = (now or datetime.now(UTC)).timestamp()
-        self.now = max(self.now, t)
+        """Let time pass: expire windows, promote pending alerts, resolve quiet ones.
+
+        Only keys whose wake-up time has come are looked at, so a tick costs
+        nothing when nothing is due, however many keys are being watched.
+        """
+        return self._run_due((now or datetime.now(UTC)).timestamp(), exact=False)
+
+    def _run_due(self, until: float, exact: bool) -> list[Transition]:
+        """Evaluate every key due by ``until``: at ``until`` (a clock tick), or at
+        its own due time (``exact``, for replay, where time is the data's)."""
+        self.now = max(self.now, until)
         transitions: list[Transition] = []
-        for rule in self.rules:
-            states = self.states[rule.id]
-            for key, state in list(states.items()):
-                self._evaluate(rule, state, self.now, transitions)
-                if state.idle:
-                    del states[key]
-        return self._emit(transitions)
+        wakeups = self._wakeups
+        while wakeups and wakeups[0][0] <= until:
+            due, _, rule_id, key = heapq.heappop(wakeups)
+            state = self.states[rule_id].get(key)
+            if state is None or state.due != due:
+                continue  # superseded by a later wake-up
+            state.due = None
+            self._evaluate(self.plans[rule_id], state, due if exact else until, transitions)
+            if state.idle and state.due is None:
+                del self.states[rule_id][key]
+        return self._emit(transitions) if transitions else transitions
 
     def _seed_kiosk(self, site: str, kiosk: str, t: float) -> None:
-        for rule in self._silences:
+        for plan in self.plans.values():
             values = {"site": site, "kiosk": kiosk}
-            if not set(rule.key_by) <= set(values):
+            if plan.kind != "silence" or not set(plan.key_by) <= set(values):
                 continue
-            key = tuple(values[f] for f in rule.key_by)
-            self.states[rule.id].setdefault(key, KeyState(key)).last_seen = t
+            key = tuple(values[f] for f in plan.key_by)
+            state = self.states[plan.id].setdefault(key, KeyState(key))
+            state.last_seen = t
+            self._wake(plan, state, t + plan.window)
 
     # -- evaluation ------------------------------------------------------------
 
-    def _evaluate(self, rule: AnyRule, state: KeyState, now: float, out: list[Transition]) -> None:
-        window = self._windows[rule.id]
+    def _evaluate(self, plan: _Plan, state: KeyState, now: float, out: list[Transition]) -> None:
+        window = plan.window
         state.expire(now - window)
-        active, values = self._condition(rule, state, now)
-        self._advance(rule, state, active, values, now, out)
+        active, values = self._condition(plan, state, now)
+        self._advance(plan, state, active, values, now, out)
+        # When must this key be looked at again if no rating comes?
+        due = None
+        if state.events:
+            due = state.events[0][0] + window
+        if state.state is AlertState.PENDING:
+            due = _earliest(due, (state.active_since or now) + plan.for_s)
+        elif state.state is AlertState.FIRING and not active and plan.keep_s:
+            due = _earliest(due, (state.last_active or now) + plan.keep_s)
+        if plan.kind == "silence" and state.last_seen is not None:
+            quiet_at = state.last_seen + window
+            due = _earliest(due, quiet_at if quiet_at > now else now + 60)
+        if due is not None:
+            self._wake(plan, state, due)
 
-    def _condition(self, rule: AnyRule, state: KeyState, now: float) -> tuple[bool, dict[str, Any]]:
-        kind = rule.kind
+    def _wake(self, plan: _Plan, state: KeyState, due: float) -> None:
+        if state.due is not None and state.due <= due:
+            return
+        state.due = due
+        self._sequence += 1
+        heapq.heappush(self._wakeups, (due, self._sequence, plan.id, state.key))
+
+    def _condition(self, plan: _Plan, state: KeyState, now: float) -> tuple[bool, dict[str, Any]]:
+        kind = plan.kind
         firing = state.state is AlertState.FIRING
         samples = len(state.events)
-        if kind in ("single", "count"):
-            need = (
-                1
-                if kind == "single"
-                else (rule.resolve_count or rule.count)
-                if firing
-                else rule.count
-            )
+        if kind == "count":
+            need = plan.resolve_count if firing else plan.count
             return state.matched >= need, {"count": state.matched, "samples": samples}
+        if kind == "single":
+            return state.matched >= 1, {"count": state.matched, "samples": samples}
         if kind == "share":
-            if samples < rule.min_samples or samples == 0:
+            if samples < plan.min_samples:
                 return False, {}
             ratio = state.matched / samples
-            threshold = (
-                rule.resolve_share if firing and rule.resolve_share is not None else rule.share
-            )
+            threshold = plan.resolve_share if firing else plan.share
             return ratio >= threshold, {
                 "count": state.matched,
                 "samples": samples,
                 "share": f"{ratio:.0%}",
             }
         if kind == "mean":
-            if samples < rule.min_samples or samples == 0:
+            if samples < plan.min_samples:
                 return False, {}
             mean = state.sum_value / samples
             target = state.sum_target / samples
-            limit = rule.resolve_above if firing and rule.resolve_above is not None else rule.below
+            limit = plan.resolve_above if firing else plan.below
             threshold = target if limit == "target" else float(limit)
             return mean < threshold, {
                 "mean": f"{mean:.2f}",
@@ -304,11 +457,12 @@ class RuleEngine:
             if state.last_seen is None:
                 return False, {}
             quiet = now - state.last_seen
+            if quiet < plan.window:
+                return False, {}
             local = datetime.fromtimestamp(now, UTC).astimezone(self.site.zone)
-            active = quiet >= self._windows[rule.id] and self.site.is_open(
-                local.weekday(), local.time()
-            )
+            active = self.site.is_open(local.weekday(), local.time())
             return active, {"quiet_for": format_duration(timedelta(seconds=int(quiet)))}
+        rule = plan.rule
         if isinstance(rule, PythonRule):
             observations = [obs for _, _, obs in state.events]
             result = (
@@ -321,7 +475,7 @@ class RuleEngine:
 
     def _advance(
         self,
-        rule: AnyRule,
+        plan: _Plan,
         state: KeyState,
         active: bool,
         values: dict[str, Any],
@@ -330,49 +484,51 @@ class RuleEngine:
     ) -> None:
         if active:
             state.last_active = now
-            hold = rule.for_.total_seconds()
             if state.state is None:
                 state.active_since = now
-                state.state = AlertState.PENDING if hold else AlertState.FIRING
-                out.append(self._transition(rule, state, state.state, None, values, now))
-            elif state.state is AlertState.PENDING and now - (state.active_since or now) >= hold:
+                state.state = AlertState.PENDING if plan.for_s else AlertState.FIRING
+                out.append(self._transition(plan.rule, state, state.state, None, values, now))
+            elif (
+                state.state is AlertState.PENDING
+                and now - (state.active_since or now) >= plan.for_s
+            ):
                 state.state = AlertState.FIRING
                 out.append(
                     self._transition(
-                        rule, state, AlertState.FIRING, AlertState.PENDING, values, now
+                        plan.rule, state, AlertState.FIRING, AlertState.PENDING, values, now
                     )
                 )
             return
         if state.state is AlertState.PENDING:
             # Never fired: it just goes away (Prometheus does the same); still reported.
             out.append(
-                self._transition(rule, state, AlertState.RESOLVED, AlertState.PENDING, values, now)
+                self._transition(
+                    plan.rule, state, AlertState.RESOLVED, AlertState.PENDING, values, now
+                )
             )
             state.state = None
-        elif (
-            state.state is AlertState.FIRING
-            and now - (state.last_active or now) >= rule.keep_firing_for.total_seconds()
-        ):
+        elif state.state is AlertState.FIRING and now - (state.last_active or now) >= plan.keep_s:
             out.append(
-                self._transition(rule, state, AlertState.RESOLVED, AlertState.FIRING, values, now)
+                self._transition(
+                    plan.rule, state, AlertState.RESOLVED, AlertState.FIRING, values, now
+                )
             )
             state.state = None
 
     def _values(self, rule: AnyRule, state: KeyState, values: dict[str, Any]) -> dict[str, Any]:
+        plan = self.plans[rule.id]
         filled: dict[str, Any] = {"rule": rule.id, "severity": rule.severity}
-        filled.update(zip(rule.key_by, state.key, strict=True))
-        window = self._windows[rule.id]
-        filled["window"] = format_duration(timedelta(seconds=window))
+        filled.update(zip(plan.key_by, state.key, strict=True))
+        filled["window"] = plan.window_text
         if state.events:
             last = state.events[-1][2]
             for name in ("site", "kiosk", "cycle", "stage", "moment"):
                 filled.setdefault(name, getattr(last, name))
-            info = self._moments.get((last.cycle, last.moment))
             filled["score"] = last.score
             filled.setdefault("target", f"{last.target:.1f}")
-            if info:
-                cycle = self.catalogue.cycles[last.cycle]
-                filled["moment_question"] = info[3].get(cycle.languages[0], "")
+            info = self._moments.get((last.cycle, last.moment))
+            if info is not None:
+                filled["moment_question"] = info[3]
             reasons = Counter(r for _, _, obs in state.events for r in obs.reasons)
             filled["top_reasons"] = ", ".join(r for r, _ in reasons.most_common(3)) or "none given"
         filled.update(values)
@@ -408,7 +564,20 @@ class RuleEngine:
                 if new is not AlertState.RESOLVED
                 else state.alert.summary
             )
-            state.alert = state.alert.moved_to(new, at, summary=summary, values=filled)
+            previous_alert = state.alert
+            state.alert = Alert(
+                rule=previous_alert.rule,
+                key=previous_alert.key,
+                state=new,
+                severity=previous_alert.severity,
+                summary=summary,
+                since=at,
+                response=previous_alert.response,
+                active_since=previous_alert.active_since,
+                labels=previous_alert.labels,
+                values=filled,
+                acknowledged_by=previous_alert.acknowledged_by,
+            )
         alert = state.alert
         if new is AlertState.RESOLVED:
             state.alert = None
@@ -448,29 +617,24 @@ class RuleEngine:
             state.alert = alert
             state.active_since = (alert.active_since or alert.since).timestamp()
             state.last_active = self.now or alert.since.timestamp()
+            self._wake(self.plans[rule.id], state, self.now)
 
     def replay(
-        self,
-        ratings: Iterable[Rating],
-        tick_every: timedelta = timedelta(minutes=1),
-        until: datetime | None = None,
+        self, ratings: Iterable[Rating], until: datetime | None = None
     ) -> Iterator[Transition]:
-        """Run history through the rules in time order, ticking on the data's own clock."""
-        step = tick_every.total_seconds()
-        next_tick: float | None = None
+        """Run history through the rules in time order, on the data's own clock.
+
+        Between ratings, every key is evaluated at the moment it falls due
+        (a window emptying, a ``for`` running out), as a live engine's ticks would.
+        """
+        wakeups = self._wakeups
         for rating in ratings:
             t = rating.at.timestamp()
-            if next_tick is None:
-                next_tick = t + step
-            while t >= next_tick:
-                yield from self.tick(datetime.fromtimestamp(next_tick, UTC))
-                next_tick += step
-            yield from self.observe(rating)
-        if until is not None and next_tick is not None:
-            end = until.timestamp()
-            while next_tick <= end:
-                yield from self.tick(datetime.fromtimestamp(next_tick, UTC))
-                next_tick += step
+            if wakeups and wakeups[0][0] < t:
+                yield from self._run_due(t - 1e-6, exact=True)
+            yield from self.observe(rating, t)
+        if until is not None:
+            yield from self._run_due(until.timestamp(), exact=True)
 
     @property
     def horizon(self) -> timedelta:
@@ -481,3 +645,15 @@ class RuleEngine:
 def _window_seconds(rule: AnyRule) -> float:
     window = rule.window if rule.window is not None else DEFAULT_SINGLE_WINDOW
     return window.total_seconds()
+
+
+def _earliest(a: float | None, b: float) -> float:
+    return b if a is None or b < a else a
+
+
+def _key_getter(fields: tuple[str, ...]) -> Callable[[Observation], tuple[str, ...]]:
+    """A fast function from an observation to its key tuple."""
+    if len(fields) == 1:
+        name = fields[0]
+        return lambda obs: (getattr(obs, name),)
+    return operator.attrgetter(*fields)  # type: ignore[return-value]

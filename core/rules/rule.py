@@ -244,7 +244,7 @@ def template_problems(template: str, where: str) -> list[str]:
 
 def render(template: str, values: dict[str, Any]) -> str:
     """Fill a validated template; fields without a value read as '-'."""
-    return string.Formatter().vformat(template, (), _Defaulting(values))
+    return template.format_map(_Defaulting(values))
 
 
 class _Defaulting(dict):
