@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from servicecycle.core import AlertState, RatingFilter, ServiceCycleError
+from servicecycle.core.alerting import Dispatcher
 from servicecycle.core.rules import (
     AlertBook,
     Alerting,
@@ -20,6 +21,7 @@ from servicecycle.core.rules import (
     RuleSet,
     format_duration,
     load_rules_file,
+    parse_duration,
     site_ruleset,
 )
 from servicecycle.core.rules.checks import run_rule_tests
@@ -309,7 +311,8 @@ def ack(state: object, alert_id: str, by: str, note: str) -> None:
 def run(state: object, interval: float, once: bool) -> None:
     """Follow the store and evaluate the site's rules until interrupted."""
     runtime = state.runtime  # type: ignore[attr-defined]
-    alerting = Alerting(runtime)
+    dispatcher = Dispatcher.from_config(runtime.config, runtime.store, runtime.plugins)
+    alerting = Alerting(runtime, dispatcher=dispatcher)
     _print_problems(alerting.ruleset)
     err.print(
         f"evaluating {len(alerting.ruleset.active())} rules on {runtime.data_dir} "
@@ -323,7 +326,70 @@ def run(state: object, interval: float, once: bool) -> None:
                     f"{alert.rule} ({', '.join(f'{k}={v}' for k, v in alert.key)}): {alert.summary}"
                 )
             if once:
+                dispatcher.flush(timeout=30)
                 return
             time.sleep(interval)
     except KeyboardInterrupt:
         err.print("stopped")
+    finally:
+        alerting.close()
+
+
+@alerts.group(invoke_without_command=True)
+@click.pass_context
+def silence(ctx: click.Context) -> None:
+    """List, add and expire silences (notifications muted for matching alerts)."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(list_silences)
+
+
+def _dispatcher(state: object) -> Dispatcher:
+    runtime = state.runtime  # type: ignore[attr-defined]
+    return Dispatcher.from_config(runtime.config, runtime.store, runtime.plugins, start=False)
+
+
+@silence.command(name="list")
+@click.option("--all", "show_all", is_flag=True, help="Include expired silences.")
+@click.pass_obj
+def list_silences(state: object, show_all: bool = False) -> None:
+    """Silences in force (or all of them)."""
+    dispatcher = _dispatcher(state)
+    found = dispatcher.silences() if show_all else dispatcher.active_silences()
+    if not found:
+        out.print("No silence is in force." if not show_all else "No silences.")
+        return
+    for item in found:
+        matchers = ", ".join(str(m) for m in item.matchers)
+        out.print(
+            f"[bold]{item.id}[/] {matchers} from {item.starts_at:%Y-%m-%d %H:%M} to "
+            f"{item.ends_at:%Y-%m-%d %H:%M} UTC by {item.created_by}: {item.comment}"
+        )
+
+
+@silence.command(name="add")
+@click.argument("matchers", nargs=-1, required=True)
+@click.option("--by", "created_by", required=True, help="Who sets the silence.")
+@click.option("--comment", required=True, help="Why (shown to everyone who looks).")
+@click.option("--for", "duration", default="2h", show_default=True, help="How long, e.g. 30m, 8h.")
+@click.pass_obj
+def add_silence(
+    state: object, matchers: tuple[str, ...], created_by: str, comment: str, duration: str
+) -> None:
+    """Mute notifications for alerts whose labels match all MATCHERS (label=value or label=~regex)."""
+    try:
+        length = parse_duration(duration)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--for") from None
+    item = _dispatcher(state).add_silence(
+        list(matchers), created_by=created_by, comment=comment, duration=length
+    )
+    out.print(f"silence {item.id} until {item.ends_at:%Y-%m-%d %H:%M} UTC")
+
+
+@silence.command(name="expire")
+@click.argument("silence_id")
+@click.pass_obj
+def expire_silence(state: object, silence_id: str) -> None:
+    """End a silence now."""
+    item = _dispatcher(state).expire_silence(silence_id)
+    out.print(f"silence {item.id} expired")

@@ -6,6 +6,7 @@ CLI or any plugin.
 """
 
 from .alert import Alert, AlertState
+from .alerting import DeliveryError, Notification, NotifiedAlert, Notifier
 from .catalogue import Catalogue
 from .config import Config, KioskSettings, SiteSettings, SurveySettings, load_config
 from .cycle import SCALES, Cycle, Moment, Stage, load_cycle
@@ -41,8 +42,12 @@ __all__ = [
     "Config",
     "ConfigError",
     "Cycle",
+    "DeliveryError",
     "KioskSettings",
     "Moment",
+    "Notification",
+    "NotifiedAlert",
+    "Notifier",
     "PluginError",
     "PluginHost",
     "PluginInfo",

@@ -26,6 +26,7 @@ from pydantic import (
     field_validator,
 )
 
+from .alerting.config import NotifySettings
 from .errors import ConfigError
 from .rating import NAME_PATTERN
 from .reasons import Id
@@ -150,6 +151,7 @@ class Config(BaseModel):
     kiosk: KioskSettings = KioskSettings()
     survey: SurveySettings = SurveySettings()
     rules: RulesSettings = RulesSettings()
+    notify: NotifySettings = NotifySettings()
 
     _source: str = PrivateAttr("embedded defaults")
 

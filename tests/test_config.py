@@ -70,7 +70,10 @@ def test_file_overrides_and_relative_data_dir(tmp_path):
         ('[site]\nopening_hours = { mon = ["18:00-08:00"] }\n', "must end after it starts"),
         ('[site]\nopening_hours = { funday = ["08:00-09:00"] }\n', "funday"),
         ('[survey]\nurl = "http://x/s/"\n', "must contain {token}"),
-        ('colour = "blue"\n', "colour: unknown key; allowed keys: data_dir, kiosk, site, survey"),
+        (
+            'colour = "blue"\n',
+            "colour: unknown key; allowed keys: data_dir, kiosk, notify, rules, site, survey",
+        ),
         ("[site\n", "malformed TOML"),
         ("site = 3\n", "site = 3"),
     ],

@@ -165,3 +165,69 @@ def test_alerts_run_list_and_ack(tmp_path):
     assert "firing" not in run_cli("alerts", "run", "--once", env=env).stdout
     unknown = run_cli("alerts", "ack", "deadbeef", "--by", "x", env=env)
     assert unknown.returncode == 1 and "no pending or firing alert 'deadbeef'" in unknown.stderr
+
+
+def test_alerts_run_delivers_to_a_webhook_and_silences_mute_it(tmp_path):
+    """End to end through real processes: record → evaluate → POST to a loopback server."""
+    import http.server
+    import threading
+
+    received = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((self.headers.get("Idempotency-Key"), json.loads(body)))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        config = tmp_path / "site.toml"
+        config.write_text(
+            f'[notify.receivers.ops]\ntype = "webhook"\nurl = "http://127.0.0.1:{server.server_port}/hook"\n'
+            '[[notify.routes]]\nreceiver = "ops"\ngroup_wait = "0s"\n'
+        )
+        env = {"SERVICECYCLE_DATA_DIR": str(tmp_path / "data"), "SERVICECYCLE_CONFIG": str(config)}
+        silenced = run_cli(
+            "alerts",
+            "silence",
+            "add",
+            "alertname=banking.wrong-payment",
+            "--by",
+            "Ali",
+            "--comment",
+            "teller training",
+            "--for",
+            "1h",
+            env=env,
+        )
+        assert silenced.returncode == 0, silenced.stderr
+        assert "teller training" in run_cli("alerts", "silence", env=env).stdout
+        for moment in ("emergency-wait", "correct-payment"):
+            cycle = "health-emergency" if moment == "emergency-wait" else "banking-branch"
+            assert (
+                run_cli(
+                    "record", "--cycle", cycle, "--moment", moment, "--score", "1", env=env
+                ).returncode
+                == 0
+            )
+        ran = run_cli("alerts", "run", "--once", env=env)
+        assert ran.returncode == 0, ran.stderr
+        assert "firing banking.wrong-payment" in ran.stdout  # still an alert ...
+        alerts = [a for _, payload in received for a in payload["alerts"]]
+        assert [a["labels"]["alertname"] for a in alerts] == [
+            "health.admission-furious"
+        ]  # ... muted
+        assert received[0][0]  # an idempotency key
+        assert received[0][1]["status"] == "firing"
+        assert "Triage nurse" in json.dumps(received[0][1])
+        # a restart does not send it again
+        run_cli("alerts", "run", "--once", env=env)
+        assert len(received) == 1
+    finally:
+        server.shutdown()

@@ -1,8 +1,8 @@
 """Alert rules: declarative conditions on ratings, windows, and the alert lifecycle."""
 
+from ..duration import format_duration, parse_duration
 from .book import AlertBook
 from .conditions import FIELDS, ConditionError, compile_conditions
-from .duration import format_duration, parse_duration
 from .engine import RuleEngine, Transition
 from .loader import LoadedRule, RuleProblem, RuleSet, load_rules_file, load_ruleset
 from .rule import TEMPLATE_FIELDS, PythonRule, Rule

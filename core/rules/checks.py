@@ -33,9 +33,9 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from ..alert import AlertState
 from ..catalogue import Catalogue
 from ..config import SiteSettings
+from ..duration import format_duration, parse_duration
 from ..errors import ServiceCycleError
 from ..validation import describe
-from .duration import format_duration, parse_duration
 from .engine import RuleEngine
 from .loader import AnyRule, RuleSet, check_against_catalogue, load_rules_file
 

@@ -20,9 +20,9 @@ from typing import Any
 from ..alert import Alert, AlertState
 from ..catalogue import Catalogue
 from ..config import WEEKDAYS, SiteSettings
+from ..duration import format_duration
 from ..rating import Rating
 from .conditions import compile_conditions
-from .duration import format_duration
 from .loader import AnyRule
 from .rule import PythonRule, render
 

@@ -23,8 +23,8 @@ from pydantic import (
 )
 
 from ..alert import SEVERITIES
+from ..duration import format_duration, parse_duration
 from .conditions import ConditionError, Predicate, compile_conditions
-from .duration import format_duration, parse_duration
 
 RULE_ID = r"^[a-z][a-z0-9._-]{0,79}$"
 KEY_FIELDS = ("site", "kiosk", "cycle", "stage", "moment")

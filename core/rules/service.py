@@ -18,6 +18,7 @@ from .follow import RatingFollower
 from .loader import RuleSet, load_ruleset
 
 if TYPE_CHECKING:
+    from ..alerting import Dispatcher
     from ..runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -46,8 +47,13 @@ class Alerting:
         *,
         ruleset: RuleSet | None = None,
         notify: Callable[[Alert], Any] | None = None,
+        dispatcher: Dispatcher | None = None,
     ) -> None:
+        """``dispatcher`` delivers notifications (``notify`` is a plain callback, for tests)."""
         self.runtime = runtime
+        self.dispatcher = dispatcher
+        if dispatcher is not None and notify is None:
+            notify = dispatcher.submit
         self.ruleset = ruleset if ruleset is not None else site_ruleset(runtime)
         for problem in self.ruleset.problems:
             log.warning("rule not loaded: %s", problem)
@@ -76,7 +82,12 @@ class Alerting:
         missed = [(a, None) for fp, a in computed.items() if fp not in stored]
         for alert, previous in missed:  # active by the data, never announced (a crash between)
             self._changed(alert, previous)
-        return missed + self.engine.tick(now)
+        if self.dispatcher is not None:
+            # The dispatcher's own journal knows what was delivered; it will not repeat it.
+            for alert in stored.values():
+                if alert.state is AlertState.FIRING:
+                    self.dispatcher.submit(alert)
+        return missed + self._tick(now)
 
     def poll(self, now: datetime | None = None) -> list[Transition]:
         """Observe what was recorded since the last poll, then let time pass."""
@@ -85,7 +96,17 @@ class Alerting:
         transitions: list[Transition] = []
         for kind, rating in self.follower.poll():
             transitions += (self.engine.observe if kind == "new" else self.engine.amend)(rating)
-        return transitions + self.engine.tick(now or datetime.now(UTC))
+        return transitions + self._tick(now or datetime.now(UTC))
+
+    def _tick(self, now: datetime) -> list[Transition]:
+        transitions = self.engine.tick(now)
+        if self.dispatcher is not None:
+            self.dispatcher.tick()  # on its own clock: the one its timers were set with
+        return transitions
+
+    def close(self) -> None:
+        if self.dispatcher is not None:
+            self.dispatcher.close()
 
     def acknowledge(self, fingerprint: str, by: str, note: str = "") -> Alert:
         return self.book.acknowledge(fingerprint, by, note)

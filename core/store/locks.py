@@ -10,6 +10,7 @@ import fcntl
 import json
 import os
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,6 +29,9 @@ class FileLock:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._fd: int | None = None
+        # flock cannot tell two threads of one process apart (they share the fd):
+        # a thread lock keeps this process's own threads out of each other's way.
+        self._threads = threading.Lock()
 
     def _open(self) -> int:
         if self._fd is None:
@@ -62,12 +66,19 @@ class FileLock:
 
     @contextmanager
     def hold(self, exclusive: bool = True, timeout: float | None = 30.0) -> Iterator[None]:
-        if not self.acquire(exclusive, timeout):
+        started = time.monotonic()
+        if not self._threads.acquire(timeout=-1 if timeout is None else timeout):
             raise LockTimeout(str(self.path))
         try:
-            yield
+            left = None if timeout is None else max(0.0, timeout - (time.monotonic() - started))
+            if not self.acquire(exclusive, left):
+                raise LockTimeout(str(self.path))
+            try:
+                yield
+            finally:
+                self.release()
         finally:
-            self.release()
+            self._threads.release()
 
     # -- an owner's note, for "who holds this?" messages ---------------------
 
