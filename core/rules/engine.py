@@ -106,6 +106,7 @@ class KeyState:
         "alert",
         "due",
         "events",
+        "extra",
         "key",
         "last_active",
         "last_seen",
@@ -127,6 +128,7 @@ class KeyState:
         self.last_seen: float | None = None
         self.alert: Alert | None = None
         self.due: float | None = None  # when this key next needs a look without a new rating
+        self.extra: dict[str, Any] | None = None  # a Python rule's template values
 
     def add(self, t: float, matched: bool, obs: Observation) -> None:
         events = self.events
@@ -398,8 +400,8 @@ class RuleEngine:
     def _evaluate(self, plan: _Plan, state: KeyState, now: float, out: list[Transition]) -> None:
         window = plan.window
         state.expire(now - window)
-        active, values = self._condition(plan, state, now)
-        self._advance(plan, state, active, values, now, out)
+        active = self._condition(plan, state, now)
+        self._advance(plan, state, active, now, out)
         # When must this key be looked at again if no rating comes?
         due = None
         if state.events:
@@ -421,47 +423,30 @@ class RuleEngine:
         self._sequence += 1
         heapq.heappush(self._wakeups, (due, self._sequence, plan.id, state.key))
 
-    def _condition(self, plan: _Plan, state: KeyState, now: float) -> tuple[bool, dict[str, Any]]:
+    def _condition(self, plan: _Plan, state: KeyState, now: float) -> bool:
+        """Whether the rule's condition holds for this key now (numbers only, no text)."""
         kind = plan.kind
         firing = state.state is AlertState.FIRING
-        samples = len(state.events)
         if kind == "count":
-            need = plan.resolve_count if firing else plan.count
-            return state.matched >= need, {"count": state.matched, "samples": samples}
+            return state.matched >= (plan.resolve_count if firing else plan.count)
         if kind == "single":
-            return state.matched >= 1, {"count": state.matched, "samples": samples}
+            return state.matched >= 1
+        samples = len(state.events)
         if kind == "share":
             if samples < plan.min_samples:
-                return False, {}
-            ratio = state.matched / samples
-            threshold = plan.resolve_share if firing else plan.share
-            return ratio >= threshold, {
-                "count": state.matched,
-                "samples": samples,
-                "share": f"{ratio:.0%}",
-            }
+                return False
+            return state.matched / samples >= (plan.resolve_share if firing else plan.share)
         if kind == "mean":
             if samples < plan.min_samples:
-                return False, {}
-            mean = state.sum_value / samples
-            target = state.sum_target / samples
+                return False
             limit = plan.resolve_above if firing else plan.below
-            threshold = target if limit == "target" else float(limit)
-            return mean < threshold, {
-                "mean": f"{mean:.2f}",
-                "samples": samples,
-                "target": f"{target:.1f}",
-                "threshold": f"{threshold:.1f}",
-            }
+            threshold = state.sum_target / samples if limit == "target" else limit
+            return state.sum_value / samples < threshold
         if kind == "silence":
-            if state.last_seen is None:
-                return False, {}
-            quiet = now - state.last_seen
-            if quiet < plan.window:
-                return False, {}
+            if state.last_seen is None or now - state.last_seen < plan.window:
+                return False
             local = datetime.fromtimestamp(now, UTC).astimezone(self.site.zone)
-            active = self.site.is_open(local.weekday(), local.time())
-            return active, {"quiet_for": format_duration(timedelta(seconds=int(quiet)))}
+            return self.site.is_open(local.weekday(), local.time())
         rule = plan.rule
         if isinstance(rule, PythonRule):
             observations = [obs for _, _, obs in state.events]
@@ -470,15 +455,34 @@ class RuleEngine:
                 if observations
                 else None
             )
-            return result is not None, dict(result or {})
+            state.extra = dict(result) if result is not None else None
+            return result is not None
         raise AssertionError(kind)
+
+    def _figures(self, plan: _Plan, state: KeyState, now: float) -> dict[str, Any]:
+        """The numbers a summary may name, formatted only when an alert changes state."""
+        samples = len(state.events)
+        figures: dict[str, Any] = {"count": state.matched, "samples": samples}
+        if samples:
+            figures["share"] = f"{state.matched / samples:.0%}"
+            figures["mean"] = f"{state.sum_value / samples:.2f}"
+            figures["target"] = f"{state.sum_target / samples:.1f}"
+        limit = plan.below if plan.kind == "mean" else None
+        if limit is not None:
+            figures["threshold"] = (
+                figures.get("target", "-") if limit == "target" else f"{limit:.1f}"
+            )
+        if plan.kind == "silence" and state.last_seen is not None:
+            figures["quiet_for"] = format_duration(timedelta(seconds=int(now - state.last_seen)))
+        if state.extra:
+            figures.update(state.extra)
+        return figures
 
     def _advance(
         self,
         plan: _Plan,
         state: KeyState,
         active: bool,
-        values: dict[str, Any],
         now: float,
         out: list[Transition],
     ) -> None:
@@ -487,35 +491,29 @@ class RuleEngine:
             if state.state is None:
                 state.active_since = now
                 state.state = AlertState.PENDING if plan.for_s else AlertState.FIRING
-                out.append(self._transition(plan.rule, state, state.state, None, values, now))
+                out.append(self._transition(plan.rule, state, state.state, None, now))
             elif (
                 state.state is AlertState.PENDING
                 and now - (state.active_since or now) >= plan.for_s
             ):
                 state.state = AlertState.FIRING
                 out.append(
-                    self._transition(
-                        plan.rule, state, AlertState.FIRING, AlertState.PENDING, values, now
-                    )
+                    self._transition(plan.rule, state, AlertState.FIRING, AlertState.PENDING, now)
                 )
             return
         if state.state is AlertState.PENDING:
             # Never fired: it just goes away (Prometheus does the same); still reported.
             out.append(
-                self._transition(
-                    plan.rule, state, AlertState.RESOLVED, AlertState.PENDING, values, now
-                )
+                self._transition(plan.rule, state, AlertState.RESOLVED, AlertState.PENDING, now)
             )
             state.state = None
         elif state.state is AlertState.FIRING and now - (state.last_active or now) >= plan.keep_s:
             out.append(
-                self._transition(
-                    plan.rule, state, AlertState.RESOLVED, AlertState.FIRING, values, now
-                )
+                self._transition(plan.rule, state, AlertState.RESOLVED, AlertState.FIRING, now)
             )
             state.state = None
 
-    def _values(self, rule: AnyRule, state: KeyState, values: dict[str, Any]) -> dict[str, Any]:
+    def _values(self, rule: AnyRule, state: KeyState, now: float) -> dict[str, Any]:
         plan = self.plans[rule.id]
         filled: dict[str, Any] = {"rule": rule.id, "severity": rule.severity}
         filled.update(zip(plan.key_by, state.key, strict=True))
@@ -531,7 +529,7 @@ class RuleEngine:
                 filled["moment_question"] = info[3]
             reasons = Counter(r for _, _, obs in state.events for r in obs.reasons)
             filled["top_reasons"] = ", ".join(r for r, _ in reasons.most_common(3)) or "none given"
-        filled.update(values)
+        filled.update(self._figures(plan, state, now))
         return filled
 
     def _transition(
@@ -540,11 +538,10 @@ class RuleEngine:
         state: KeyState,
         new: AlertState,
         previous: AlertState | None,
-        values: dict[str, Any],
         now: float,
     ) -> Transition:
         at = datetime.fromtimestamp(now, UTC)
-        filled = self._values(rule, state, values)
+        filled = self._values(rule, state, now)
         if state.alert is None or previous is None:
             state.alert = Alert(
                 rule=rule.id,
