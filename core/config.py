@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import time
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -18,6 +18,7 @@ import platformdirs
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PrivateAttr,
@@ -27,7 +28,9 @@ from pydantic import (
 )
 
 from .alerting.config import NotifySettings
+from .duration import parse_duration
 from .errors import ConfigError
+from .pin import check_hash
 from .rating import NAME_PATTERN
 from .reasons import Id
 from .text import LanguageCode
@@ -37,6 +40,9 @@ CONFIG_ENV = "SERVICECYCLE_CONFIG"
 DATA_DIR_ENV = "SERVICECYCLE_DATA_DIR"
 
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN.pattern)]
+Duration = Annotated[
+    timedelta, BeforeValidator(lambda v: parse_duration(v) if isinstance(v, str) else v)
+]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _RANGE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-(([01]\d|2[0-3]):[0-5]\d|24:00)$")
@@ -105,6 +111,24 @@ class KioskSettings(BaseModel):
     languages: tuple[LanguageCode, ...] = Field(("en", "ms", "ru", "tr"), min_length=1)
     #: Face scale (4 or 5 points); default: the cycle's own scale.
     scale: Literal[4, 5] | None = None
+    #: Ratings at or below this ask "what went wrong?" (default: 2).
+    low_threshold: int = Field(2, ge=1, le=4)
+    #: Ratings at or above this ask "what went well?"; 0 turns the question off
+    #: (default: the top two points of the scale).
+    high_threshold: int | None = Field(None, ge=0, le=5)
+    #: Presses closer together than this are kept but flagged suspect.
+    repeat_gap: Duration = timedelta(seconds=2)
+    #: Seconds on the thank-you screen before the kiosk resets.
+    thanks_seconds: float = Field(10.0, ge=2, le=300)
+    #: Seconds without a touch on any other screen before the kiosk resets.
+    idle_seconds: float = Field(30.0, ge=5, le=3600)
+    #: The staff PIN, hashed (`servicecycle kiosk hash-pin`); unset means 0000 (demo only).
+    pin_hash: str | None = None
+
+    @field_validator("pin_hash")
+    @classmethod
+    def _pin_hash(cls, value: str | None) -> str | None:
+        return None if value is None else check_hash(value)
 
 
 class SurveySettings(BaseModel):
@@ -114,6 +138,8 @@ class SurveySettings(BaseModel):
 
     #: URL template; ``{token}`` is replaced by the rating's signed token.
     url: str = "http://127.0.0.1:8765/s/{token}"
+    #: How long a survey link stays valid.
+    token_ttl: Duration = timedelta(days=7)
 
     @field_validator("url")
     @classmethod

@@ -1,0 +1,232 @@
+"""A kiosk session: everything a kiosk screen asks of core, in one place.
+
+The kiosk's screens hold no business logic: they call this. Recording a tap,
+spotting repeated presses, offering reasons, signing the survey link, picking
+one language per screen, checking the staff PIN, today's figures and the
+alerts all live here, on the same paths the CLI and the survey page use.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+from .alert import Alert
+from .cycle import Cycle, Moment, Stage
+from .errors import ServiceCycleError
+from .metrics import MomentFigures, moment_figures
+from .pin import PinGuard, hash_pin
+from .rating import Rating
+from .runtime import Runtime
+from .store import RatingFilter
+from .survey import survey_url
+from .tokens import SurveyTokens
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PIN = "0000"
+
+FollowUp = Literal["reasons", "praise"] | None
+
+
+@dataclass(frozen=True)
+class Tap:
+    """What happened when a customer pressed a face."""
+
+    rating: Rating
+    follow_up: FollowUp  # which question comes next, if any
+    options: list[tuple[str, str]]  # (reason id, label) to offer, at most six
+
+
+class KioskSession:
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        cycle: str | None = None,
+        moment: str | None = None,
+        language: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.runtime = runtime
+        self.config = runtime.config
+        self.cycle, self.stage, self.moment = runtime.kiosk_moment(cycle, moment)
+        self.languages = list(self.config.kiosk.languages)
+        if language is not None and language not in self.languages:
+            raise ServiceCycleError(
+                f"language {language!r} is not offered by this kiosk; kiosk.languages: "
+                f"{', '.join(self.languages)}"
+            )
+        self.language = language or self.languages[0]
+        self.scale = self.config.kiosk.scale or self.cycle.scale
+        self._clock = clock
+        self._last_tap: float | None = None
+        self._tokens: SurveyTokens | None = None
+        self._pin: PinGuard | None = None
+
+    # -- languages: one per screen ------------------------------------------------
+
+    def set_language(self, language: str) -> None:
+        if language not in self.languages:
+            raise ServiceCycleError(f"language {language!r} is not offered here")
+        self.language = language
+
+    def screen_language(self, texts: Mapping[str, Mapping[str, str]]) -> tuple[str, dict[str, str]]:
+        """Every text of one screen in one language: the chosen one if all texts have it.
+
+        Otherwise the whole screen falls back (the kiosk's first language, then the
+        cycle's), and the missing keys are logged, so a screen never mixes languages.
+        """
+        candidates = [self.language, self.languages[0], self.cycle.languages[0], "en"]
+        for language in dict.fromkeys(candidates):
+            missing = [key for key, text in texts.items() if language not in text]
+            if not missing:
+                if language != self.language:
+                    absent = [k for k, t in texts.items() if self.language not in t]
+                    log.warning(
+                        "no %r text for %s; showing the screen in %r",
+                        self.language,
+                        ", ".join(absent),
+                        language,
+                    )
+                return language, {key: text[language] for key, text in texts.items()}
+        fallback = self.cycle.languages[0]
+        log.warning(
+            "texts %s have no common language; using %r where present", list(texts), fallback
+        )
+        return fallback, {
+            k: t.get(fallback) or next(iter(t.values()), "") for k, t in texts.items()
+        }
+
+    def reason_texts(self, ids: list[str]) -> dict[str, Mapping[str, str]]:
+        return {f"reason:{rid}": self.cycle.available_reasons[rid].label for rid in ids}
+
+    # -- the customer's path -------------------------------------------------------
+
+    def tap(self, score: int) -> Tap:
+        """Record a press durably (through the one recording path), then say what comes next."""
+        now = self._clock()
+        gap = self.config.kiosk.repeat_gap.total_seconds()
+        suspect = self._last_tap is not None and now - self._last_tap < gap
+        self._last_tap = now
+        rating = self.runtime.recorder.record(
+            site=self.config.site.id,
+            kiosk=self.config.kiosk.id,
+            cycle=self.cycle.id,
+            moment=self.moment.id,
+            score=score,
+            scale=self.scale,
+            language=self.language
+            if self.language in self.cycle.languages
+            else self.cycle.languages[0],
+            flags=("suspect",) if suspect else (),
+        )
+        follow_up, options = self._follow_up(score)
+        return Tap(rating, follow_up if not suspect else None, options if not suspect else [])
+
+    def _follow_up(self, score: int) -> tuple[FollowUp, list[tuple[str, str]]]:
+        kiosk = self.config.kiosk
+        high = kiosk.high_threshold if kiosk.high_threshold is not None else self.scale - 1
+        if score <= kiosk.low_threshold and self.moment.reasons:
+            ids, kind = list(self.moment.reasons[:6]), "reasons"
+        elif high and score >= high and self.moment.praise:
+            ids, kind = list(self.moment.praise[:6]), "praise"
+        else:
+            return None, []
+        _, labels = self.screen_language(self.reason_texts(ids))
+        return kind, [(rid, labels[f"reason:{rid}"]) for rid in ids]  # type: ignore[return-value]
+
+    def add_reasons(self, rating: Rating, reasons: list[str]) -> Rating:
+        return self.runtime.recorder.add_reasons(rating, reasons)
+
+    def survey_link(self, rating: Rating) -> str:
+        """The signed follow-up survey URL for this very rating."""
+        if self._tokens is None:
+            self._tokens = SurveyTokens.for_data_dir(self.runtime.data_dir)
+        ttl = int(self.config.survey.token_ttl.total_seconds())
+        token = self._tokens.issue(rating.id, ttl=ttl)
+        return survey_url(self.runtime.plugins, self.config.survey, rating, token)
+
+    # -- the staff's path ----------------------------------------------------------
+
+    @property
+    def default_pin_in_use(self) -> bool:
+        return self.config.kiosk.pin_hash is None
+
+    def check_pin(self, pin: str) -> bool:
+        """True for the staff PIN; raises PinLocked after repeated wrong ones."""
+        if self._pin is None:
+            encoded = self.config.kiosk.pin_hash
+            if encoded is None:
+                log.warning("kiosk.pin_hash is not set: the demo PIN %s is in use", DEFAULT_PIN)
+                encoded = hash_pin(DEFAULT_PIN, iterations=1000)
+            self._pin = PinGuard(encoded, clock=self._clock)
+        return self._pin.check(pin)
+
+    def switch_moment(self, moment_id: str) -> None:
+        _, self.stage, self.moment = self.runtime.catalogue.moment(self.cycle.id, moment_id)
+        log.info("kiosk now asks about %s/%s", self.cycle.id, moment_id)
+
+    def moments(self) -> list[tuple[Stage, Moment]]:
+        return list(self.cycle.moments())
+
+    def today(self) -> list[MomentFigures]:
+        """Today's figures (site time) for this site's ratings, suspect presses left out."""
+        zone = self.config.site.zone
+        start = datetime.now(zone).replace(hour=0, minute=0, second=0, microsecond=0)
+        where = RatingFilter(since=start.astimezone(UTC), site=self.config.site.id)
+        return moment_figures(
+            self.runtime.store.ratings.query(where),
+            self.runtime.catalogue,
+            low_threshold=self.config.kiosk.low_threshold,
+        )
+
+    @property
+    def the_cycle(self) -> Cycle:
+        return self.cycle
+
+
+class AlertingWorker:
+    """Runs a site's rules beside the kiosk, in a thread of its own, so the screen never waits."""
+
+    def __init__(self, runtime: Runtime, interval: float = 1.0) -> None:
+        from .alerting import Dispatcher
+        from .rules import Alerting
+
+        self.dispatcher = Dispatcher.from_config(runtime.config, runtime.store, runtime.plugins)
+        self.alerting = Alerting(runtime, dispatcher=self.dispatcher)
+        self.interval = interval
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="servicecycle-alerting", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                with self._lock:
+                    self.alerting.poll()
+            except Exception:  # keep evaluating: one bad poll must not end alerting
+                log.exception("alert evaluation failed; retrying")
+            self._stop.wait(self.interval)
+
+    def alerts(self) -> list[Alert]:
+        with self._lock:
+            return self.alerting.book.current()
+
+    def acknowledge(self, alert_id: str, by: str) -> Alert:
+        with self._lock:
+            return self.alerting.acknowledge(alert_id, by)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        self.alerting.close()
