@@ -50,6 +50,15 @@ class Runtime:
             self._store = Store(self.data_dir)
         return self._store
 
+    def own_store(self, owner: str) -> Store:
+        """Open the store as its one owner (a kiosk); a second owner is refused."""
+        if self._store is not None and self._store.owner_lock is None:
+            self._store.close()
+            self._store = None
+        if self._store is None:
+            self._store = Store(self.data_dir, owner=owner)
+        return self._store
+
     @property
     def recorder(self) -> Recorder:
         return Recorder(self.catalogue, self.store, self.plugins)

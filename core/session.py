@@ -69,6 +69,11 @@ class KioskSession:
         self._tokens: SurveyTokens | None = None
         self._pin: PinGuard | None = None
 
+    def open_store(self) -> None:
+        """Take the data folder for this kiosk. Raises StoreError (StoreBusy when another
+        kiosk owns it, StoreCorruption when its newest file is damaged)."""
+        self.runtime.own_store(f"kiosk {self.config.kiosk.id}")
+
     # -- languages: one per screen ------------------------------------------------
 
     def set_language(self, language: str) -> None:
