@@ -20,15 +20,19 @@ from .errors import (
 )
 from .export import FORMATS, export
 from .hookspecs import hookimpl
+from .metrics import MomentFigures, moment_figures
+from .pin import PinGuard, PinLocked, hash_pin
 from .plugins import ENTRY_POINT_GROUP, LOAD_PLUGINS_ENV, PluginHost, PluginInfo, PluginProblem
 from .rating import FLAGS, Rating
 from .reasons import Reason, default_reasons
 from .recorder import Recorder
 from .rules import PythonRule, Rule
 from .runtime import Runtime
+from .session import AlertingWorker, KioskSession, Tap
 from .store import RatingFilter, Store, StoreBusy, StoreCorruption
 from .survey import survey_url
 from .text import pick
+from .tokens import SurveyTokens, TokenClaims, TokenError
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -38,16 +42,21 @@ __all__ = [
     "SCALES",
     "Alert",
     "AlertState",
+    "AlertingWorker",
     "Catalogue",
     "Config",
     "ConfigError",
     "Cycle",
     "DeliveryError",
+    "KioskSession",
     "KioskSettings",
     "Moment",
+    "MomentFigures",
     "Notification",
     "NotifiedAlert",
     "Notifier",
+    "PinGuard",
+    "PinLocked",
     "PluginError",
     "PluginHost",
     "PluginInfo",
@@ -68,12 +77,18 @@ __all__ = [
     "StoreCorruption",
     "StoreError",
     "SurveySettings",
+    "SurveyTokens",
+    "Tap",
     "TemplateError",
+    "TokenClaims",
+    "TokenError",
     "default_reasons",
     "export",
+    "hash_pin",
     "hookimpl",
     "load_config",
     "load_cycle",
+    "moment_figures",
     "pick",
     "survey_url",
 ]
