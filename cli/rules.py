@@ -20,12 +20,11 @@ from servicecycle.core.rules import (
     RuleEngine,
     RuleSet,
     format_duration,
-    load_rules_file,
     parse_duration,
     site_ruleset,
 )
 from servicecycle.core.rules.checks import run_rule_tests
-from servicecycle.core.rules.loader import check_against_catalogue
+from servicecycle.core.rules.loader import ruleset_from_files
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False)
@@ -102,14 +101,7 @@ def _print_problems(ruleset: RuleSet) -> None:
 @click.pass_obj
 def check(state: object, files: tuple[Path, ...]) -> None:
     """Validate rule FILES: file, line, rule id, the bad key or value and what is allowed."""
-    catalogue = state.runtime.catalogue  # type: ignore[attr-defined]
-    ruleset = RuleSet()
-    for path in files:
-        loaded, problems = load_rules_file(path)
-        ruleset.problems += problems
-        for rule, line in loaded:
-            ruleset.add(rule, f"{path}:{line}", line)
-    check_against_catalogue(ruleset, catalogue)
+    ruleset = ruleset_from_files(files, state.runtime.catalogue)  # type: ignore[attr-defined]
     for problem in ruleset.problems:
         out.print(f"[red]✗[/] {problem}")
     if ruleset.problems:
@@ -167,13 +159,7 @@ def replay(
     start = _parse_time(since, "--since")
     end = _parse_time(until, "--until") or datetime.now(UTC)
     if rule_files:
-        ruleset = RuleSet()
-        for path in rule_files:
-            loaded, problems = load_rules_file(path)
-            ruleset.problems += problems
-            for rule, line in loaded:
-                ruleset.add(rule, f"{path}:{line}", line)
-        check_against_catalogue(ruleset, runtime.catalogue)
+        ruleset = ruleset_from_files(rule_files, runtime.catalogue)
     else:
         ruleset = site_ruleset(runtime)
     _print_problems(ruleset)

@@ -37,7 +37,7 @@ from ..duration import format_duration, parse_duration
 from ..errors import ServiceCycleError
 from ..validation import describe
 from .engine import RuleEngine
-from .loader import AnyRule, RuleSet, check_against_catalogue, load_rules_file
+from .loader import AnyRule, ruleset_from_files
 
 #: A Monday morning, so opening hours and time-of-day conditions behave predictably.
 DEFAULT_START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -133,13 +133,7 @@ def _rules_for(
         if site_rules is None:
             raise ServiceCycleError(f"{path}: give rule_files, or run it against the site's rules")
         return site_rules
-    ruleset = RuleSet()
-    for name in spec.rule_files:
-        rules, problems = load_rules_file(path.parent / name)
-        ruleset.problems += problems
-        for rule, line in rules:
-            ruleset.add(rule, f"{name}:{line}")
-    check_against_catalogue(ruleset, catalogue)
+    ruleset = ruleset_from_files((path.parent / name for name in spec.rule_files), catalogue)
     if ruleset.problems:
         lines = "\n".join(f"  - {p}" for p in ruleset.problems)
         raise ServiceCycleError(f"rules under test do not load:\n{lines}")

@@ -320,6 +320,18 @@ def _condition_values(condition: Any) -> list[Any]:
     return list(condition) if isinstance(condition, list) else [condition]
 
 
+def ruleset_from_files(paths: Iterable[Path], catalogue: Catalogue) -> RuleSet:
+    """Only the rules of these files (to check, test or try them), checked against the catalogue."""
+    ruleset = RuleSet()
+    for path in paths:
+        rules, problems = load_rules_file(path)
+        ruleset.problems.extend(problems)
+        for rule, line in rules:
+            ruleset.add(rule, f"{path}:{line}", line)
+    check_against_catalogue(ruleset, catalogue)
+    return ruleset
+
+
 def load_ruleset(
     host: PluginHost,
     catalogue: Catalogue,

@@ -195,14 +195,7 @@ class Store:
                     path.parent.mkdir(parents=True, exist_ok=True)
                 else:
                     self._trim_torn_tail(path)
-                fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
-                try:
-                    view = memoryview(lines)
-                    while view:
-                        view = view[os.write(fd, view) :]
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
+                write_synced(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640), lines)
                 if created:
                     fsync_dir(path.parent)
         except LockTimeout:
@@ -290,10 +283,8 @@ def _last_line_start(handle: Any, size: int) -> int:
     return 0
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write a whole file so that it is either the old one or the new one, never half."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+def write_synced(fd: int, data: bytes) -> None:
+    """Write all of ``data`` to ``fd``, fsync it, and close it."""
     try:
         view = memoryview(data)
         while view:
@@ -301,6 +292,12 @@ def write_atomic(path: Path, data: bytes) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write a whole file so that it is either the old one or the new one, never half."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    write_synced(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640), data)
     os.replace(tmp, path)
     fsync_dir(path.parent)
 
