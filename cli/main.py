@@ -27,6 +27,7 @@ from servicecycle.core import (
 )
 
 from . import render
+from .plugin import plugin
 from .rules import alerts, rules
 from .store import store
 
@@ -310,6 +311,7 @@ def config_show(state: State) -> None:
 cli.add_command(store)
 cli.add_command(rules)
 cli.add_command(alerts)
+cli.add_command(plugin)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -56,6 +56,8 @@ class RuleSet:
     rules: dict[str, LoadedRule] = field(default_factory=dict)
     disabled: dict[str, LoadedRule] = field(default_factory=dict)
     problems: list[RuleProblem] = field(default_factory=list)
+    #: Rule files each plugin registered (their rule tests live beside them).
+    plugin_files: dict[str, list[Path]] = field(default_factory=dict)
 
     def active(self) -> list[AnyRule]:
         return [loaded.rule for loaded in self.rules.values() if loaded.rule.enabled]
@@ -185,6 +187,7 @@ def collect_plugin_rules(host: PluginHost, ruleset: RuleSet) -> None:
                 else:
                     register(rule)
             elif hasattr(item, "read_text"):  # a Path or an importlib Traversable
+                ruleset.plugin_files.setdefault(plugin, []).append(Path(str(item)))
                 rules, problems = parse_rules_text(
                     item.read_text(encoding="utf-8"), f"{origin}: {item}"
                 )

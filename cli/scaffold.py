@@ -1,0 +1,211 @@
+"""The files of a new plugin package, as `servicecycle plugin new` writes them.
+
+Templates use ``string.Template`` (``$name``), so TOML and Python braces stay as they are.
+"""
+
+from __future__ import annotations
+
+from string import Template
+
+FILES: dict[str, str] = {
+    "pyproject.toml": """\
+[build-system]
+requires = ["setuptools>=68"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "servicecycle-$dash"
+version = "0.1.0"
+description = "servicecycle plugin: the $title service cycle and its alert rules"
+readme = "README.md"
+requires-python = ">=3.11"
+dependencies = ["servicecycle"]
+
+[project.optional-dependencies]
+test = ["pytest>=8"]
+
+# This line is what makes servicecycle find the plugin.
+[project.entry-points.servicecycle]
+$name = "servicecycle_$name"
+
+[tool.setuptools.package-data]
+"*" = ["*.toml"]
+""",
+    "README.md": """\
+# servicecycle-$dash
+
+A [servicecycle](https://pypi.org/project/servicecycle/) plugin: the $title service
+cycle (stages and moments of truth, critical ones marked) and alert rules for it.
+
+```sh
+pip install -e .                     # servicecycle finds it through its entry point
+servicecycle plugins                 # $name is listed, with what it registers
+servicecycle cycles $dash            # the service map of the cycle
+servicecycle plugin check $name      # translations, reasons, rules and rule tests
+pytest                               # the plugin's own tests
+```
+
+- `src/servicecycle_$name/cycle.toml`: the cycle template (see servicecycle's docs/configuration.md).
+- `src/servicecycle_$name/rules.toml`: alert rules (docs/rules.md).
+- `src/servicecycle_$name/rules_test.toml`: rule tests (`servicecycle rules test ...`).
+""",
+    "src/servicecycle_$name/__init__.py": '''\
+"""servicecycle plugin: the $title service cycle and the alert rules that watch it."""
+
+from collections.abc import Callable
+from importlib.resources import files
+from typing import Any
+
+from servicecycle.core import Cycle, hookimpl, load_cycle
+
+
+@hookimpl
+def register_cycles(register: Callable[[Cycle], None]) -> None:
+    register(load_cycle(files(__name__) / "cycle.toml"))
+
+
+@hookimpl
+def register_rules(register: Callable[[Any], None]) -> None:
+    register(files(__name__) / "rules.toml")
+''',
+    "src/servicecycle_$name/cycle.toml": """\
+# The $title service cycle, drawn from the customer's side: what they go through
+# to get one need met. Add languages to `languages` and a text in each to every
+# table below (`servicecycle plugin check $name` lists what is missing).
+id = "$dash"
+industry = "$dash"
+scale = 5
+languages = ["en"]
+
+[name]
+en = "$title visit"
+
+[description]
+en = "The customer wants their need met quickly, correctly and kindly."
+
+[[stages]]
+id = "arrival"
+[stages.name]
+en = "Arrival"
+
+[[stages.moments]]
+id = "welcome"
+critical = false
+target = 4.0
+reasons = ["apathy", "coldness", "insufficient-availability"]
+praise = ["friendly-staff"]
+[stages.moments.question]
+en = "How were you welcomed?"
+
+[[stages]]
+id = "service"
+[stages.name]
+en = "Service"
+
+[[stages.moments]]
+id = "service-wait"
+critical = true
+target = 4.4
+reasons = ["lost-time", "wrong-pace", "lack-of-reaction"]
+praise = ["quick-service"]
+[stages.moments.question]
+en = "How was the wait to be served?"
+
+[[stages]]
+id = "payment"
+[stages.name]
+en = "Payment"
+
+[[stages.moments]]
+id = "payment-correct"
+critical = true
+target = 4.5
+reasons = ["bad-information", "rule-book", "runaround"]
+praise = ["clear-information"]
+[stages.moments.question]
+en = "Was your bill correct and clear?"
+""",
+    "src/servicecycle_$name/rules.toml": """\
+# Alert rules for the $title cycle (servicecycle docs/rules.md).
+
+[[rules]]
+id = "$name.slow-service"
+kind = "count"
+cycle = "$dash"
+severity = "critical"
+when = { moment = "service-wait", score = { le = 2 } }
+window = "15m"
+count = 3
+key_by = ["site"]
+summary = "{count} customers unhappy with the wait in {window} (reasons: {top_reasons})"
+response = "Shift lead: add a second server to the counter now and greet the queue."
+""",
+    "src/servicecycle_$name/rules_test.toml": """\
+# Rule tests: `servicecycle rules test src/servicecycle_$name/rules_test.toml`
+rule_files = ["rules.toml"]
+
+[[tests]]
+name = "three unhappy waits within 15 minutes alert the shift lead"
+[[tests.ratings]]
+at = "0m"
+moment = "service-wait"
+score = 1
+repeat = 3
+every = "2m"
+[[tests.expect]]
+at = "3m"
+firing = []
+[[tests.expect]]
+at = "5m"
+firing = ["$name.slow-service"]
+
+[[tests]]
+name = "good waits never alert"
+[[tests.ratings]]
+at = "0m"
+moment = "service-wait"
+score = 5
+repeat = 10
+[[tests.expect]]
+at = "12m"
+firing = []
+""",
+    "tests/test_$name.py": '''\
+"""Tests of the $name plugin, with servicecycle's plugin testing kit."""
+
+from importlib.resources import files
+
+import servicecycle_$name
+from servicecycle.testing import assert_valid_plugin
+
+
+def test_plugin_registers_a_valid_cycle_and_rules(plugin_tester):
+    report = assert_valid_plugin(plugin_tester(servicecycle_$name, "$name"))
+    assert report.cycles == ["$dash"]
+    assert report.rules == ["$name.slow-service"]
+
+
+def test_rule_tests_pass(plugin_tester):
+    tester = plugin_tester(servicecycle_$name, "$name")
+    tester.run_rule_tests(files(servicecycle_$name) / "rules_test.toml")
+
+
+def test_three_slow_waits_alert(plugin_tester):
+    feed = plugin_tester(servicecycle_$name, "$name").feed()
+    feed.rate("service-wait", score=1, at="0m", repeat=3, every="2m")
+    assert feed.firing(at="5m") == {"$name.slow-service"}
+''',
+}
+
+
+def render(name: str) -> dict[str, str]:
+    """Relative path → file text for a plugin called ``name`` (a Python identifier)."""
+    values = {
+        "name": name,
+        "dash": name.replace("_", "-"),
+        "title": name.replace("_", " ").capitalize(),
+    }
+    return {
+        Template(path).substitute(values): Template(text).substitute(values)
+        for path, text in FILES.items()
+    }
