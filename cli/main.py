@@ -25,6 +25,8 @@ from servicecycle.core import (
     export,
     load_config,
 )
+from servicecycle.core.alerting import collect_notifiers
+from servicecycle.core.rules import site_ruleset
 
 from . import render
 from .plugin import plugin
@@ -107,7 +109,9 @@ def cli(ctx: click.Context, config: Path | None, data_dir: Path | None, verbose:
 @click.pass_obj
 def plugins(state: State, as_json: bool) -> None:
     """List installed plugins, what each registers, and any that failed."""
-    _ = state.runtime  # collecting registrations fills in what each plugin registers
+    # Collecting every kind of registration fills in what each plugin registers.
+    site_ruleset(state.runtime)
+    collect_notifiers(state.host)
     host = state.host
     if as_json:
         data = {

@@ -56,7 +56,8 @@ def test_builtin_plugins_load_through_entry_points():
     names = {p["name"]: p for p in data["plugins"]}
     assert {"hotel", "health", "banking"} <= set(names)
     assert names["hotel"]["distribution"] == "servicecycle"
-    assert names["hotel"]["registered"] == {"cycles": ["hotel-guest"]}
+    assert names["hotel"]["registered"]["cycles"] == ["hotel-guest"]
+    assert "hotel.bill-dispute" in names["hotel"]["registered"]["rules"]
     assert data["problems"] == []
 
 

@@ -1,0 +1,111 @@
+"""`servicecycle plugin new` and `plugin check` as a plugin author runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from .conftest import run_cli
+
+
+def pip_target(project, site):
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(site),
+            str(project),
+        ],
+        check=True,
+        env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
+        timeout=180,
+    )
+
+
+@pytest.mark.slow
+def test_new_plugin_installs_shows_up_and_its_tests_pass(tmp_path):
+    made = run_cli("plugin", "new", "pharmacy", "--dir", str(tmp_path))
+    assert made.returncode == 0, made.stderr
+    project = tmp_path / "servicecycle-pharmacy"
+    assert (project / "src" / "servicecycle_pharmacy" / "cycle.toml").exists()
+    site = tmp_path / "site"
+    pip_target(project, site)
+    env = {"PYTHONPATH": str(site)}
+    listed = json.loads(run_cli("plugins", "--json", env=env).stdout)
+    pharmacy = next(p for p in listed["plugins"] if p["name"] == "pharmacy")
+    assert pharmacy["registered"] == {"cycles": ["pharmacy"], "rules": ["pharmacy.slow-service"]}
+    assert "service-wait" in run_cli("cycles", "pharmacy", env=env).stdout
+    checked = run_cli("plugin", "check", "pharmacy", "--strict", env=env)
+    assert checked.returncode == 0, checked.stdout
+    assert "pharmacy: 1 cycle(s), 1 rule(s), 2 rule test(s)" in checked.stdout
+    tests = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(project / "tests")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(site)},
+        timeout=120,
+    )
+    assert tests.returncode == 0, tests.stdout + tests.stderr
+    assert "3 passed" in tests.stdout
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("Pharmacy", "use a Python identifier in lowercase"),
+        ("my-pharmacy", "use a Python identifier in lowercase"),
+        ("class", "use a Python identifier in lowercase"),
+        ("hotel", "'hotel' is already the name of an installed plugin"),
+    ],
+)
+def test_bad_names_are_refused(tmp_path, name, message):
+    result = run_cli("plugin", "new", name, "--dir", str(tmp_path))
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_existing_folder_is_never_overwritten(tmp_path):
+    (tmp_path / "servicecycle-pharmacy").mkdir()
+    (tmp_path / "servicecycle-pharmacy" / "keep.txt").write_text("mine")
+    result = run_cli("plugin", "new", "pharmacy", "--dir", str(tmp_path))
+    assert result.returncode == 1
+    assert "already exists; nothing was written" in result.stderr
+    assert [p.name for p in (tmp_path / "servicecycle-pharmacy").iterdir()] == ["keep.txt"]
+
+
+def test_check_names_precise_problems(tmp_path):
+    made = run_cli("plugin", "new", "pharmacy", "--dir", str(tmp_path))
+    assert made.returncode == 0
+    package = tmp_path / "servicecycle-pharmacy" / "src" / "servicecycle_pharmacy"
+    cycle = (package / "cycle.toml").read_text()
+    (package / "cycle.toml").write_text(
+        cycle.replace('languages = ["en"]', 'languages = ["en", "ms"]')
+    )
+    tests = (package / "rules_test.toml").read_text()
+    (package / "rules_test.toml").write_text(tests.replace('at = "5m"', 'at = "2m"'))
+    site = tmp_path / "site"
+    pip_target(tmp_path / "servicecycle-pharmacy", site)
+    result = run_cli("plugin", "check", "pharmacy", env={"PYTHONPATH": str(site)})
+    assert result.returncode == 1
+    assert "warning cycle 'pharmacy': name has no text in ms" in result.stdout
+    assert (
+        "error rules_test.toml: three unhappy waits within 15 minutes alert the shift lead: "
+        "at 2m: expected firing ['pharmacy.slow-service'], got []"
+    ) in result.stdout
+    built_in = run_cli("plugin", "check")
+    assert built_in.returncode == 0
+    for name in ("hotel", "health", "banking"):
+        assert f"✓ {name}: 1 cycle(s)" in built_in.stdout
+    unknown = run_cli("plugin", "check", "nope")
+    assert unknown.returncode == 1 and "no plugin named 'nope'" in unknown.stderr
