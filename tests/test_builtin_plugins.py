@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from importlib import import_module
+from importlib.resources import files
+
 import pytest
+
+from servicecycle.testing import PluginTester, assert_valid_plugin
 
 LANGS = {"en", "ms", "ru", "tr"}
 
@@ -69,3 +74,14 @@ def test_plugins_are_attributed(runtime):
         "banking-branch": "banking",
     }
     assert runtime.catalogue.industries == ["banking", "health", "hotel"]
+
+
+@pytest.mark.parametrize("plugin", ["hotel", "health", "banking"])
+def test_builtin_plugin_passes_the_plugin_kit(plugin, tmp_path):
+    """The built-in plugins are tested with the same kit outside authors use."""
+    module = import_module(f"servicecycle.plugins.{plugin}")
+    tester = PluginTester(module, plugin, tmp_path)
+    report = assert_valid_plugin(tester)  # strict: every text in en, ms, ru and tr
+    assert report.rule_tests >= 3
+    tester.run_rule_tests(files(module) / "rules_test.toml")
+    tester.close()

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from servicecycle.core import AlertState, Runtime, hookimpl
 from servicecycle.core.rules import AlertBook, Alerting, PythonRule, Rule, RuleEngine
-from servicecycle.core.rules.checks import run_rule_tests
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
@@ -196,16 +193,6 @@ def test_python_rule(catalogue):
     engine.observe(rate(catalogue, 0, 1))
     out = engine.observe(rate(catalogue, 1, 2))
     assert [(a.rule, a.summary) for a, _ in out] == [("t.py", "2 lows")]
-
-
-@pytest.mark.parametrize("plugin", ["hotel", "health", "banking"])
-def test_builtin_rule_tests_pass(catalogue, plugin):
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parent.parent / "plugins" / plugin / "rules_test.toml"
-    results = run_rule_tests(path, catalogue)
-    assert results
-    assert [(r.name, r.failures) for r in results if not r.passed] == []
 
 
 # -- alerting with the store: persistence, restart, acknowledgement -----------------
