@@ -3,6 +3,8 @@
 
     python3 dev.py start [ARGS...]   the main job on the embedded defaults
     python3 dev.py test  [PYTEST ARGS...]   lint, format check and the whole test suite
+                                            (installs Debian's chromium for the browser
+                                            tests when it is missing and apt-get is there)
 
 Needs only Python >= 3.11 and the package index. The environment lives in
 .venv/ and is reinstalled when pyproject.toml changes.
@@ -53,6 +55,11 @@ def main(args: list[str]) -> int:
     ensure_venv()
     if command == "start":
         return run([str(BIN / "servicecycle"), *(rest or ["cycles"])])
+    browser = ROOT / ".ci" / "install-browser"
+    if browser.exists() and not Path("/usr/bin/chromium").exists():
+        # The end-to-end tests drive a real headless browser (Debian's chromium).
+        if run(["bash", str(browser)]):
+            print("could not install chromium: the browser tests will fail (see above)")
     for step in (
         [str(BIN / "ruff"), "check", "."],
         [str(BIN / "ruff"), "format", "--check", "."],
