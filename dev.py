@@ -56,10 +56,9 @@ def main(args: list[str]) -> int:
     if command == "start":
         return run([str(BIN / "servicecycle"), *(rest or ["cycles"])])
     browser = ROOT / ".ci" / "install-browser"
-    if browser.exists() and not Path("/usr/bin/chromium").exists():
-        # The end-to-end tests drive a real headless browser (Debian's chromium).
-        if run(["bash", str(browser)]):
-            print("could not install chromium: the browser tests will fail (see above)")
+    # The end-to-end tests drive a real headless browser (Debian's chromium).
+    if browser.exists() and not Path("/usr/bin/chromium").exists() and run(["bash", str(browser)]):
+        print("could not install chromium: the browser tests will fail (see above)")
     for step in (
         [str(BIN / "ruff"), "check", "."],
         [str(BIN / "ruff"), "format", "--check", "."],
