@@ -32,6 +32,7 @@ from . import render
 from .plugin import plugin
 from .rules import alerts, rules
 from .store import store
+from .survey import survey
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -316,6 +317,7 @@ cli.add_command(store)
 cli.add_command(rules)
 cli.add_command(alerts)
 cli.add_command(plugin)
+cli.add_command(survey)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -7,6 +7,17 @@ CLI or any plugin.
 
 from .alert import Alert, AlertState
 from .alerting import DeliveryError, Notification, NotifiedAlert, Notifier
+from .answers import (
+    MAX_COMMENT,
+    MAX_CONTACT,
+    AlreadyAnswered,
+    AnswerError,
+    StageScore,
+    SurveyAnswer,
+    answers,
+    find_answer,
+    record_answer,
+)
 from .catalogue import Catalogue
 from .config import Config, KioskSettings, SiteSettings, SurveySettings, load_config
 from .cycle import SCALES, Cycle, Moment, Stage, load_cycle
@@ -30,7 +41,7 @@ from .rules import PythonRule, Rule
 from .runtime import Runtime
 from .session import AlertingWorker, KioskSession, Tap
 from .store import RatingFilter, Store, StoreBusy, StoreCorruption
-from .survey import survey_url
+from .survey import URL_PLACEHOLDERS, survey_url
 from .text import pick
 from .tokens import SurveyTokens, TokenClaims, TokenError
 
@@ -39,10 +50,15 @@ __all__ = [
     "FLAGS",
     "FORMATS",
     "LOAD_PLUGINS_ENV",
+    "MAX_COMMENT",
+    "MAX_CONTACT",
     "SCALES",
+    "URL_PLACEHOLDERS",
     "Alert",
     "AlertState",
     "AlertingWorker",
+    "AlreadyAnswered",
+    "AnswerError",
     "Catalogue",
     "Config",
     "ConfigError",
@@ -72,23 +88,28 @@ __all__ = [
     "ServiceCycleError",
     "SiteSettings",
     "Stage",
+    "StageScore",
     "Store",
     "StoreBusy",
     "StoreCorruption",
     "StoreError",
+    "SurveyAnswer",
     "SurveySettings",
     "SurveyTokens",
     "Tap",
     "TemplateError",
     "TokenClaims",
     "TokenError",
+    "answers",
     "default_reasons",
     "export",
+    "find_answer",
     "hash_pin",
     "hookimpl",
     "load_config",
     "load_cycle",
     "moment_figures",
     "pick",
+    "record_answer",
     "survey_url",
 ]

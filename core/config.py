@@ -136,7 +136,9 @@ class SurveySettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    #: URL template; ``{token}`` is replaced by the rating's signed token.
+    #: URL template; ``{token}`` is replaced by the rating's signed token, and
+    #: ``{rating}``, ``{moment}``, ``{score}``, ``{cycle}``, ``{language}`` by the
+    #: rating's fields (all URL-quoted), e.g. for an external survey tool's prefill.
     url: str = "http://127.0.0.1:8765/s/{token}"
     #: How long a survey link stays valid.
     token_ttl: Duration = timedelta(days=7)
@@ -144,8 +146,18 @@ class SurveySettings(BaseModel):
     @field_validator("url")
     @classmethod
     def _has_token(cls, value: str) -> str:
-        if "{token}" not in value:
-            raise ValueError("the URL must contain {token}")
+        from .survey import PLACEHOLDER, URL_PLACEHOLDERS
+
+        if "{token}" not in value and "{rating}" not in value:
+            raise ValueError(
+                "the URL must contain {token} (or {rating}, to link answers back unsigned)"
+            )
+        unknown = sorted(set(PLACEHOLDER.findall(value)) - set(URL_PLACEHOLDERS))
+        if unknown:
+            raise ValueError(
+                f"unknown placeholder(s) {', '.join('{' + u + '}' for u in unknown)}; "
+                f"allowed: {', '.join('{' + k + '}' for k in URL_PLACEHOLDERS)}"
+            )
         if not value.startswith(("http://", "https://")):
             raise ValueError("the URL must start with http:// or https://")
         return value

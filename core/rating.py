@@ -18,6 +18,7 @@ FLAGS: dict[str, str] = {
     "suspect": "a repeated press too soon after the previous one; kept, but not "
     "counted in alerts or statistics by default",
     "test": "recorded to try the system out, not by a customer",
+    "survey": "given on the follow-up survey page (kiosk 'survey'), one per answered stage",
 }
 
 #: Site and kiosk ids: letters, digits, dot, dash and underscore, up to 64 characters.

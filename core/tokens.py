@@ -78,6 +78,12 @@ class SurveyTokens:
             raise TokenError("expired", "this survey link has expired")
         return TokenClaims(body[:16].hex(), expires)
 
+    def derived_key(self, purpose: str) -> bytes:
+        """A key for another use (form CSRF tokens...), derived so the secret is never reused as is."""
+        return hmac.new(
+            self._secret, b"servicecycle-key\x00" + purpose.encode(), hashlib.sha256
+        ).digest()
+
     def _sign(self, body: bytes) -> bytes:
         return hmac.new(self._secret, b"servicecycle-survey\x00" + body, hashlib.sha256).digest()[
             :_SIGNATURE

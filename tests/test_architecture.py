@@ -27,8 +27,18 @@ def imports_of(folder: str, root: Path = ROOT) -> list[tuple[str, str]]:
     return found
 
 
-def test_core_knows_nothing_of_kiosk_cli_or_plugins():
-    forbidden = ("servicecycle.kiosk", "servicecycle.cli", "servicecycle.plugins", "textual")
+def test_core_knows_nothing_of_kiosk_cli_survey_or_plugins():
+    forbidden = (
+        "servicecycle.kiosk",
+        "servicecycle.cli",
+        "servicecycle.plugins",
+        "servicecycle.survey",
+        "servicecycle.testing",
+        "textual",
+        "starlette",
+        "uvicorn",
+        "jinja2",
+    )
     bad = [(f, m) for f, m in imports_of("core") if m.startswith(forbidden)]
     assert bad == []
 
@@ -42,16 +52,18 @@ def test_plugins_use_only_the_public_core_module():
     assert bad == []
 
 
-def test_kiosk_talks_to_core_only():
+@pytest.mark.parametrize("folder", ["kiosk", "survey"])
+def test_kiosk_and_survey_talk_to_the_public_core_only(folder):
+    """No business logic in the screens or pages: they call what core exports."""
     bad = [
         (f, m)
-        for f, m in imports_of("kiosk")
+        for f, m in imports_of(folder)
         if m.startswith("servicecycle") and m != "servicecycle.core"
     ]
     assert bad == []
 
 
-@pytest.mark.parametrize("folder", ["core", "plugins", "kiosk"])
+@pytest.mark.parametrize("folder", ["core", "plugins", "kiosk", "survey"])
 def test_no_relative_imports_escape_their_folder(folder):
     for path in (ROOT / folder).rglob("*.py"):
         depth = len(path.relative_to(ROOT / folder).parts) - 1

@@ -51,6 +51,7 @@ class Observation:
         "score",
         "site",
         "stage",
+        "survey",
         "suspect",
         "t",
         "target",
@@ -81,6 +82,7 @@ class Observation:
         self.language = rating.language
         self.reasons = rating.reasons
         self.suspect = "suspect" in rating.flags
+        self.survey = "survey" in rating.flags
         self.critical = critical
         self.target = target
         # Scores on another scale are moved onto the cycle's, so means compare with targets.
@@ -169,6 +171,7 @@ class _Plan:
         "for_s",
         "id",
         "in_scope",
+        "include_survey",
         "include_suspect",
         "keep_s",
         "key_by",
@@ -197,6 +200,7 @@ class _Plan:
         self.in_scope = rule.in_scope
         self.matches = rule.matches
         self.include_suspect = rule.include_suspect
+        self.include_survey = rule.include_survey
         self.window = _window_seconds(rule)
         self.window_text = format_duration(timedelta(seconds=self.window))
         self.for_s = rule.for_.total_seconds()
@@ -301,9 +305,9 @@ class RuleEngine:
         obs = Observation(rating, critical, target, cycle_scale, self._zone, t)
         now = self.now = t if t > self.now else self.now
         transitions: list[Transition] = []
-        suspect = obs.suspect
+        suspect, survey = obs.suspect, obs.survey
         for plan in plans:
-            if suspect and not plan.include_suspect:
+            if (suspect and not plan.include_suspect) or (survey and not plan.include_survey):
                 continue
             if not plan.in_scope(obs):
                 continue
@@ -317,7 +321,11 @@ class RuleEngine:
             state.add(t, matched, obs)
             self._evaluate(plan, state, now, transitions)
         for plan in silences:
-            if (suspect and not plan.include_suspect) or not plan.in_scope(obs):
+            if (
+                (suspect and not plan.include_suspect)
+                or (survey and not plan.include_survey)
+                or not plan.in_scope(obs)
+            ):
                 continue
             key = tuple([getattr(obs, f) for f in plan.key_by])
             state = plan.states.get(key)
@@ -338,7 +346,11 @@ class RuleEngine:
         obs = Observation(rating, critical, target, cycle_scale, self._zone)
         transitions: list[Transition] = []
         for plan in plans:
-            if (obs.suspect and not plan.include_suspect) or not plan.in_scope(obs):
+            if (
+                (obs.suspect and not plan.include_suspect)
+                or (obs.survey and not plan.include_survey)
+                or not plan.in_scope(obs)
+            ):
                 continue
             if obs.t <= self.now - plan.window:
                 continue  # already out of the window

@@ -90,6 +90,8 @@ class Rule(BaseModel):
     for_: Duration = Field(timedelta(0), alias="for")
     keep_firing_for: Duration = timedelta(0)
     include_suspect: bool = False
+    #: Ratings derived from follow-up survey answers (flag ``survey``) count only if set.
+    include_survey: bool = False
     enabled: bool = True
 
     _scope: Predicate = PrivateAttr()
@@ -279,6 +281,7 @@ class PythonRule:
         for_: str | timedelta = timedelta(0),
         keep_firing_for: str | timedelta = timedelta(0),
         include_suspect: bool = False,
+        include_survey: bool = False,
         description: str = "",
     ) -> None:
         problems = []
@@ -304,6 +307,7 @@ class PythonRule:
         self.for_ = _duration(for_)
         self.keep_firing_for = _duration(keep_firing_for)
         self.include_suspect = include_suspect
+        self.include_survey = include_survey
         self.description = description
         self.enabled = True
         self.in_scope = compile_conditions(self.scope, "scope")
