@@ -30,6 +30,7 @@ from servicecycle.core.rules import site_ruleset
 
 from . import render
 from .plugin import plugin
+from .report import report
 from .rules import alerts, rules
 from .store import store
 from .survey import survey
@@ -318,6 +319,7 @@ cli.add_command(rules)
 cli.add_command(alerts)
 cli.add_command(plugin)
 cli.add_command(survey)
+cli.add_command(report)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -138,6 +138,11 @@ def test_config_show_and_check(tmp_path):
         ["store", "compact"],
         ["store", "stats"],
         ["store", "backup"],
+        ["report"],
+        ["rules"],
+        ["alerts"],
+        ["plugin"],
+        ["survey"],
     ],
 )
 def test_help_everywhere(command):

@@ -1,0 +1,501 @@
+"""`servicecycle report`: the service map and report card, in the terminal or as a file.
+
+Core builds the report (``servicecycle.core.reports``); this module only
+draws it with Rich, or hands it to core's HTML, JSON and CSV writers.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal, TextIO
+
+import click
+from rich import box
+from rich.console import Console, Group, RenderableType
+from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.rule import Rule
+from rich.table import Table
+from rich.text import Text
+
+from servicecycle.core import ServiceCycleError
+from servicecycle.core.reports import ReportRequest, Scope, build_report, period_from
+from servicecycle.core.reports.export import FORMATS, write_csv, write_json
+from servicecycle.core.reports.figures import MIN_ANSWERS, Figures
+from servicecycle.core.reports.format import (
+    Standing,
+    arrow,
+    count_text,
+    delta_text,
+    gap_text,
+    index_text,
+    mean_text,
+    number,
+    percent,
+    share_text,
+    standing,
+)
+from servicecycle.core.reports.html import render_html
+from servicecycle.core.reports.model import CycleReport, MomentLine, Report, Slice
+from servicecycle.core.reports.trend import Comparison, Delta
+
+err = Console(stderr=True, highlight=False)
+
+STYLES: dict[Standing, str] = {
+    "meets": "green",
+    "near": "yellow",
+    "short": "bold red",
+    "too-few": "dim",
+    "none": "dim",
+}
+CRITICAL = "bold red"
+SPARKS = "▁▂▃▄▅▆▇█"
+#: Partition files read before a progress bar is worth showing.
+PROGRESS_FROM = 30
+
+
+def _styled(text: str, f: Figures) -> Text:
+    return Text(text, STYLES[standing(f)])
+
+
+class _Bar:
+    """A transient Rich progress bar on stderr, started on the first partition."""
+
+    def __init__(self) -> None:
+        self.progress: Progress | None = None
+        self.task: object = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.progress is None:
+            self.progress = Progress(
+                TextColumn("[bold]reading ratings"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("files"),
+                TimeElapsedColumn(),
+                console=err,
+                transient=True,
+                disable=total < PROGRESS_FROM,
+            )
+            self.progress.start()
+            self.task = self.progress.add_task("reading", total=total)
+        self.progress.update(self.task, completed=done)  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+# -- drawing ----------------------------------------------------------------------------
+
+
+def _header(report: Report) -> RenderableType:
+    scope = report.scope
+    filters = [
+        f"cycles {', '.join(sorted(scope.cycles))}" if scope.cycles else "all cycles",
+        f"site {scope.site}" if scope.site else "all sites",
+        f"kiosk {scope.kiosk}" if scope.kiosk else "all kiosks",
+        f"language {scope.language}" if scope.language else "all languages",
+        "suspect presses included" if scope.include_suspect else "suspect presses left out",
+    ]
+    text = Text()
+    text.append(f"{report.period.label()} ({report.period.zone.key})", "bold")
+    text.append(f"  compared with {report.previous.label()}\n", "dim")
+    text.append(" · ".join(filters), "dim")
+    site = report.site_name or report.site_id or "all sites"
+    return Panel(text, title=f"[bold]Report card — {site}[/]", title_align="left")
+
+
+def _kpis(f: Figures, c: Comparison) -> Text:
+    text = Text()
+    text.append("answers ", "dim")
+    text.append(count_text(f), "bold")
+    text.append(f" ({delta_text(c.count, 'volume')})  ", "dim")
+    text.append("mean ", "dim")
+    text.append(mean_text(f), STYLES[standing(f)])
+    text.append(_change(c.mean, "mean"), "dim")
+    text.append("target ", "dim")
+    text.append(f"{number(f.target)} gap {gap_text(f)}  ")
+    text.append("CSAT ", "dim")
+    text.append(share_text(f.csat, f.csat_ci))
+    text.append(_change(c.csat, "share"), "dim")
+    text.append("index ", "dim")
+    text.append(index_text(f))
+    text.append("  negative ", "dim")
+    text.append(share_text(f.negative_share, f.negative_ci))
+    return text
+
+
+def _change(delta: Delta, kind: Literal["mean", "share"]) -> str:
+    """`` (Δ +0.12* ▲)``: the change, starred and arrowed when beyond noise."""
+    mark = arrow(delta)
+    return f" (Δ {delta_text(delta, kind)}{'' if mark == '·' else ' ' + mark})  "
+
+
+def _service_map(cycle: CycleReport) -> Table:
+    """Stages in cycle order, each with its score; critical moments first within a stage."""
+    table = Table.grid(padding=(0, 1))
+    table.add_column(width=3, no_wrap=True)
+    table.add_column(no_wrap=True)
+    table.add_column(justify="right", no_wrap=True)
+    table.add_column(justify="right", no_wrap=True)
+    table.add_column(justify="right", no_wrap=True)
+    last = len(cycle.stages)
+    for number_of, stage in enumerate(cycle.stages, start=1):
+        name = Text(stage.name, "bold")
+        if stage.critical:
+            name.append("  ★ critical stage", CRITICAL)
+        table.add_row(
+            Text(f"{number_of:>2}", "bold cyan"),
+            name,
+            _styled(mean_text(stage.figures), stage.figures),
+            Text(f"gap {gap_text(stage.figures)}", "dim"),
+            Text(count_text(stage.figures), "dim"),
+        )
+        for line in stage.moments:
+            mark, style = ("★", CRITICAL) if line.critical else ("·", "")
+            table.add_row(
+                Text(" │", "cyan"),
+                Text(f"  {mark} {line.moment}", style),
+                _styled(mean_text(line.figures), line.figures),
+                Text(f"gap {gap_text(line.figures)}", STYLES[standing(line.figures)]),
+                Text(count_text(line.figures), "dim"),
+            )
+        if number_of != last:
+            table.add_row(Text(" ▼", "cyan"), "", "", "", "")
+    return table
+
+
+def _card(lines: list[MomentLine], narrow: bool = False) -> Table:
+    """Every moment, critical ones first; reasons are listed with the widest gaps.
+
+    Under 100 columns the index and the change columns are left out (the
+    summary line above the card still has them).
+    """
+    table = Table(
+        title="Report card — critical moments first",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        padding=(0, 0, 0, 1),
+    )
+    names = ["moment of truth", "answers", "mean ± 95 %", "target", "gap", "CSAT (95 %)"]
+    names += ["neg."] if narrow else ["index", "neg.", "Δ mean"]
+    for name in names:
+        table.add_column(name, justify="left" if name == names[0] else "right", no_wrap=True)
+    for line in lines:
+        f = line.figures
+        cells: dict[str, RenderableType] = {
+            "moment of truth": Text(
+                f"{'★ ' if line.critical else '  '}{line.moment}",
+                CRITICAL if line.critical else "",
+            ),
+            "answers": Text(count_text(f), "" if f.count else "dim"),
+            "mean ± 95 %": _styled(mean_text(f), f),
+            "target": f"{line.target:.2f}",
+            "gap": _styled(gap_text(f), f),
+            "CSAT (95 %)": share_text(f.csat, f.csat_ci),
+            "index": index_text(f),
+            "neg.": percent(f.negative_share),
+            "Δ mean": delta_text(line.comparison.mean, "mean"),
+        }
+        table.add_row(*(cells[name] for name in names))
+    return table
+
+
+def _gaps(cycle: CycleReport) -> Text:
+    text = Text("Where promise and perception differ most\n", "bold")
+    if not cycle.widest_gaps:
+        text.append(
+            "  no moment with enough answers falls short of its promise\n"
+            if cycle.figures.count
+            else "  no answers in this period\n",
+            "dim",
+        )
+    for rank, line in enumerate(cycle.widest_gaps, start=1):
+        text.append(f"  {rank}. ")
+        text.append(f"{'★ ' if line.critical else ''}{line.moment}", "bold")
+        text.append(f" ({line.stage}): perceived {mean_text(line.figures)} vs promised ")
+        text.append(f"{line.target:.2f}, gap ")
+        text.append(gap_text(line.figures), STYLES[standing(line.figures)])
+        reasons = line.figures.top_reasons(3)
+        if reasons:
+            count = line.figures.count
+            text.append(
+                "; reasons: " + ", ".join(f"{r} {n / count:.0%}" for r, n in reasons), "dim"
+            )
+        text.append("\n")
+    return text
+
+
+def _trend(cycle: CycleReport) -> Text:
+    values = [p.figures.index for p in cycle.series]
+    shown = [v for v in values if v is not None]
+    text = Text(f"Trend per {cycle.every} (index 0–100): ", "bold")
+    if not shown:
+        return text.append("no answers", "dim")
+    low, high = min(shown), max(shown)
+    for value in values:
+        if value is None:
+            text.append(" ", "dim")
+        else:
+            level = 0 if high == low else round((value - low) / (high - low) * (len(SPARKS) - 1))
+            text.append(SPARKS[level], "cyan")
+    first, last = cycle.series[0].start, cycle.series[-1].start
+    return text.append(f"  {low:.0f}–{high:.0f}, {first} … {last}", "dim")
+
+
+def _reasons(cycle: CycleReport) -> Text:
+    text = Text("Reasons customers gave\n", "bold")
+    reasons = cycle.figures.top_reasons(6)
+    if not reasons:
+        return text.append("  none picked\n", "dim")
+    peak = reasons[0][1]
+    width = max(len(r) for r, _ in reasons)
+    for reason, n in reasons:
+        share = n / cycle.figures.count if cycle.figures.count else 0
+        text.append(f"  {reason:<{width}} ")
+        text.append("█" * max(1, round(n / peak * 30)), "magenta")
+        text.append(f" {n:,} ({share:.0%})\n", "dim")
+    return text
+
+
+def _slices(slices: list[tuple[str, list[Slice]]]) -> Table:
+    """The cycle by site, by kiosk and by language, in one compact table."""
+    table = Table(title="By site, kiosk and language", title_justify="left")
+    for name in ("by", "", "answers", "mean ± 95 %", "gap", "CSAT", "negative"):
+        table.add_column(name, justify="left" if name in ("by", "") else "right", no_wrap=True)
+    for title, items in slices:
+        for n, item in enumerate(items):
+            _slice_row(table, title if n == 0 else "", item)
+        table.add_section()
+    return table
+
+
+def _slice_row(table: Table, title: str, item: Slice) -> None:
+    f = item.figures
+    table.add_row(
+        title,
+        item.key,
+        count_text(f),
+        _styled(mean_text(f), f),
+        gap_text(f),
+        percent(f.csat),
+        percent(f.negative_share),
+    )
+
+
+def _cycle(cycle: CycleReport, width: int = 120) -> RenderableType:
+    life = cycle.lifecycle
+    parts: list[RenderableType] = [
+        _kpis(cycle.figures, cycle.comparison),
+        Text(f"lifecycle: {life.phase or 'no data'} — {life.explanation}", "italic"),
+        Text("\nService map", "bold"),
+        _service_map(cycle),
+        Text(""),
+        _card(cycle.card, narrow=width < 100),
+        _gaps(cycle),
+        _trend(cycle),
+        Text(""),
+        _reasons(cycle),
+    ]
+    parts.append(
+        _slices(
+            [("site", cycle.by_site), ("kiosk", cycle.by_kiosk), ("language", cycle.by_language)]
+        )
+    )
+    return Group(
+        Rule(
+            f"[bold]{cycle.name}[/] · {cycle.cycle} · industry {cycle.industry} · "
+            f"scale 1–{cycle.scale}",
+            align="left",
+            style="cyan",
+        ),
+        *parts,
+    )
+
+
+def _survey(report: Report) -> RenderableType | None:
+    survey = report.survey
+    if survey is None:
+        return None
+    table = Table(
+        title=f"Follow-up survey: {survey.answers:,} answers, {survey.comments:,} with a comment",
+        title_justify="left",
+    )
+    for name in ("cycle", "stage", "answers", "mean ± 95 %", "target", "gap", "CSAT"):
+        table.add_column(name, justify="left" if name in ("cycle", "stage") else "right")
+    for cycle in survey.cycles:
+        for stage in cycle.stages:
+            f = stage.figures
+            table.add_row(
+                cycle.cycle,
+                Text(f"{'★ ' if stage.critical else ''}{stage.stage}"),
+                count_text(f),
+                _styled(mean_text(f), f),
+                f"{stage.target:.2f}",
+                gap_text(f),
+                share_text(f.csat, f.csat_ci),
+            )
+    return table
+
+
+def render_terminal(report: Report, console: Console) -> None:
+    """Draw the whole report on ``console``."""
+    console.print(_header(report))
+    if not report.cycles:
+        console.print("No ratings in this period.")
+    for cycle in report.cycles:
+        console.print(_cycle(cycle, console.width))
+    survey = _survey(report)
+    if survey is not None:
+        console.print(survey)
+    if report.unknown:
+        console.print(
+            f"[dim]{report.unknown:,} rating(s) of cycles or moments no installed plugin "
+            "provides were left out.[/]"
+        )
+    src = report.sources
+    console.print(
+        f"[dim]mean ± 95 % t interval · CSAT = top two boxes (Wilson interval) · gap = target − "
+        f"mean · fewer than {MIN_ANSWERS} answers: too few, never ranked · * change beyond "
+        f"noise · {src.records:,} ratings in {src.partitions} file(s), {src.cached} from the "
+        f"summary cache · see docs/reports.md[/]"
+    )
+
+
+# -- the command ------------------------------------------------------------------------
+
+
+def _write(output: Path | None, write: Callable[[TextIO], object]) -> None:
+    """To stdout, or to ``output`` through a temporary file and a rename (never half a file)."""
+    if output is None:
+        write(sys.stdout)
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(
+        "w",
+        dir=output.parent,
+        prefix=f".{output.name}.",
+        delete=False,
+        encoding="utf-8",
+        newline="",
+    ) as tmp:
+        try:
+            write(tmp)
+        except BaseException:
+            os.unlink(tmp.name)
+            raise
+    os.replace(tmp.name, output)
+    err.print(f"report written to {output}")
+
+
+@click.command()
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="terminal",
+    show_default=True,
+    help="terminal: Rich tables; html: one self-contained page; json/csv: for other tools.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to FILE (default: stdout).",
+)
+@click.option(
+    "--since",
+    metavar="DATE|TIME",
+    help="Start: a date (site time) or an ISO time. Default: 30 days ago, today included.",
+)
+@click.option(
+    "--until",
+    metavar="DATE|TIME",
+    help="End: a date (that whole day is included) or an ISO time (exclusive). Default: today.",
+)
+@click.option("--cycle", help="Only this cycle (or every cycle of this industry).")
+@click.option("--site", help="Only ratings of this site.")
+@click.option("--kiosk", help="Only ratings of this kiosk.")
+@click.option("--lang", help="Only ratings given in this customer language (e.g. tr).")
+@click.option("--include-suspect", is_flag=True, help="Count presses flagged suspect too.")
+@click.option(
+    "--every",
+    type=click.Choice(["day", "week"]),
+    help="Trend granularity. Default: day up to 62 days, else week.",
+)
+@click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Read every partition, neither using nor writing the summary cache.",
+)
+@click.pass_context
+def report(
+    ctx: click.Context,
+    fmt: str,
+    output: Path | None,
+    since: str | None,
+    until: str | None,
+    cycle: str | None,
+    site: str | None,
+    kiosk: str | None,
+    lang: str | None,
+    include_suspect: bool,
+    every: str | None,
+    no_cache: bool,
+) -> None:
+    """The service map and report card: every stage in order with its score, critical
+    moments first, and where the promised and perceived service differ most."""
+    runtime = ctx.obj.runtime
+    settings = runtime.config.site
+    cycles = frozenset(c.id for c in runtime.catalogue.select(cycle)) if cycle else None
+    try:
+        period = period_from(since, until, settings.zone)
+    except ServiceCycleError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since/--until") from None
+    request = ReportRequest(
+        period=period,
+        scope=Scope(
+            cycles=cycles,
+            site=site,
+            kiosk=kiosk,
+            language=lang,
+            include_suspect=include_suspect,
+        ),
+        low_threshold=runtime.config.kiosk.low_threshold,
+        every=every,
+        use_cache=not no_cache,
+    )
+    bar = _Bar()
+    try:
+        result = build_report(
+            runtime.store,
+            runtime.catalogue,
+            request,
+            site_id=settings.id,
+            site_name=settings.name,
+            progress=bar,
+        )
+    finally:
+        bar.close()
+    if fmt == "html":
+        _write(output, lambda out: out.write(render_html(result)))
+    elif fmt == "json":
+        _write(output, lambda out: write_json(result, out))
+    elif fmt == "csv":
+        _write(output, lambda out: write_csv(result, out))
+    elif output is None:
+        render_terminal(result, Console(highlight=False))
+    else:
+        _write(
+            output,
+            lambda out: render_terminal(
+                result, Console(file=out, width=140, color_system=None, highlight=False)
+            ),
+        )

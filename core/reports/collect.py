@@ -1,0 +1,239 @@
+"""Gather the tallies a report needs from the store, one partition summary at a time.
+
+Each partition gives a :class:`~.scan.Summary` — from the summary cache when
+the file is unchanged, else by scanning it. Each of its bins (a local day, or
+part of one) lies wholly inside or outside each window the report asks about
+(this period, the previous one, the lifecycle's months); when a period edge
+falls inside a bin, that partition is scanned again with the edge as a cut, so
+figures never count a rating on the wrong side of an edge. Filters (cycle,
+site, kiosk, language, suspect) apply to the cells, then the cells are added
+into the tallies each part of the report needs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ..store import Store
+from ..store.partitions import Partition, list_partitions
+from .figures import Tally
+from .scan import Fields, Summary, summarise
+from .summary_cache import SummaryCache, key_of, settled
+
+#: Called after each partition with (partitions done, partitions in all).
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which ratings count: ``None`` means any. Suspect presses only when asked."""
+
+    cycles: frozenset[str] | None = None
+    site: str | None = None
+    kiosk: str | None = None
+    language: str | None = None
+    include_suspect: bool = False
+
+
+@dataclass(frozen=True)
+class Windows:
+    """The spans of time a report reads, as stored UTC texts; all half-open."""
+
+    since: str  # this period
+    until: str
+    previous_since: str  # the previous period is [previous_since, since)
+    history_since: str  # lifecycle months are [history_since, until)
+
+    @property
+    def edges(self) -> tuple[str, ...]:
+        return tuple(sorted({self.previous_since, self.since, self.until, self.history_since}))
+
+    @property
+    def start(self) -> str:
+        return min(self.previous_since, self.history_since)
+
+
+@dataclass
+class Sources:
+    """Where the figures came from (shown in the report's footer and the benchmark)."""
+
+    partitions: int = 0
+    cached: int = 0
+    scanned: int = 0
+    rescanned: int = 0  # scanned again because a period edge cut one of its days
+    records: int = 0
+
+
+@dataclass
+class Rollups:
+    """Tallies by what each part of the report groups on.
+
+    Reasons are kept for the moments of this period and the previous one (the
+    report card, the reason bars, the comparison); slices, series and months
+    show none, and adding them up is most of a warm report's work.
+    """
+
+    current: dict[tuple[str, str], Tally] = field(default_factory=dict)  # cycle, moment
+    previous: dict[tuple[str, str], Tally] = field(default_factory=dict)
+    # (cycle, site or kiosk or language, moment): the moment keeps targets weighable
+    by_site: dict[tuple[str, str, str], Tally] = field(default_factory=dict)
+    by_kiosk: dict[tuple[str, str, str], Tally] = field(default_factory=dict)
+    by_language: dict[tuple[str, str, str], Tally] = field(default_factory=dict)
+    daily: dict[tuple[str, str, str], Tally] = field(default_factory=dict)  # day, cycle, moment
+    monthly: dict[tuple[str, str], Tally] = field(default_factory=dict)  # month, cycle
+    sources: Sources = field(default_factory=Sources)
+
+
+def _add(table: dict[Any, Any], key: Any, tally: Tally) -> None:
+    """Collect ``tally`` under ``key``; :func:`_finish` adds each key's tallies up once."""
+    found = table.get(key)
+    if found is None:
+        table[key] = [tally]
+    else:
+        found.append(tally)
+
+
+def _finish(rollups: Rollups) -> None:
+    """Add up the collected tallies; only the periods' moments need their reasons."""
+    for table, reasons in (
+        (rollups.current, True),
+        (rollups.previous, True),
+        (rollups.by_site, False),
+        (rollups.by_kiosk, False),
+        (rollups.by_language, False),
+        (rollups.daily, False),
+        (rollups.monthly, False),
+    ):
+        for key, tallies in table.items():
+            table[key] = Tally.total(tallies, reasons)  # type: ignore[arg-type]
+
+
+def collect(
+    store: Store,
+    zone: ZoneInfo,
+    windows: Windows,
+    scope: Scope,
+    *,
+    use_cache: bool = True,
+    progress: Progress | None = None,
+) -> Rollups:
+    """Read every partition the windows touch and add its cells into :class:`Rollups`."""
+    folder = store.tables_dir / "ratings"
+    cache = SummaryCache(store.data_dir, zone) if use_cache else None
+    rollups = Rollups()
+    memo: dict[Any, Fields] = {}
+    for attempt in range(3):
+        every, _ = list_partitions(folder)
+        wanted = [p for p in every if p.overlaps(windows.start, windows.until)]
+        try:
+            summaries = _summaries(wanted, zone, windows, cache, memo, rollups.sources, progress)
+            break
+        except FileNotFoundError:
+            # Compaction merged a month while we read: list again (the month file is complete).
+            rollups.sources = Sources()
+            if attempt == 2:
+                raise
+    for summary in summaries:
+        _roll(summary, windows, scope, rollups)
+    _finish(rollups)
+    if cache is not None:
+        cache.prune({p.key for p in every})
+    return rollups
+
+
+def _summaries(
+    parts: list[Partition],
+    zone: ZoneInfo,
+    windows: Windows,
+    cache: SummaryCache | None,
+    memo: dict[Any, Fields],
+    sources: Sources,
+    progress: Progress | None,
+) -> list[Summary]:
+    found = []
+    sources.partitions = len(parts)
+    for done, part in enumerate(parts, start=1):
+        summary = _summary(part, zone, cache, memo, sources)
+        if _straddles(summary, windows.edges):
+            summary = summarise(part.path, _read(part.path), zone, windows.edges, memo)
+            sources.rescanned += 1
+        sources.records += summary.records
+        found.append(summary)
+        if progress is not None:
+            progress(done, len(parts))
+    return found
+
+
+def _summary(
+    part: Partition,
+    zone: ZoneInfo,
+    cache: SummaryCache | None,
+    memo: dict[Any, Fields],
+    sources: Sources,
+) -> Summary:
+    with open(part.path, "rb") as handle:
+        before = os.fstat(handle.fileno())
+        if cache is not None:
+            cached = cache.get(part.key, key_of(before))
+            if cached is not None:
+                sources.cached += 1
+                return cached
+        data = handle.read()
+        after = os.fstat(handle.fileno())
+    summary = summarise(part.path, data, zone, (), memo)
+    sources.scanned += 1
+    unchanged = key_of(before) == key_of(after) and len(data) == before.st_size
+    if cache is not None and unchanged and settled(after):
+        cache.put(part.key, key_of(after), summary)
+    return summary
+
+
+def _read(path: Path) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+def _straddles(summary: Summary, edges: tuple[str, ...]) -> bool:
+    """Whether some bin has ratings on both sides of a window edge."""
+    return any(b.first < edge <= b.last for b in summary.bins for edge in edges)
+
+
+def _roll(summary: Summary, windows: Windows, scope: Scope, rollups: Rollups) -> None:
+    placed = []
+    for b in summary.bins:
+        at = b.first  # no bin straddles an edge: its first rating places it
+        placed.append(
+            (
+                windows.since <= at < windows.until,
+                windows.previous_since <= at < windows.since,
+                windows.history_since <= at < windows.until,
+                b.day,
+            )
+        )
+    cycles, site, kiosk, language = scope.cycles, scope.site, scope.kiosk, scope.language
+    for key, tally in summary.cells.items():
+        b, cycle, moment, c_site, c_kiosk, c_language, suspect = key
+        if (
+            (suspect and not scope.include_suspect)
+            or (cycles is not None and cycle not in cycles)
+            or (site is not None and c_site != site)
+            or (kiosk is not None and c_kiosk != kiosk)
+            or (language is not None and c_language != language)
+        ):
+            continue
+        current, previous, history, day = placed[b]
+        if current:
+            _add(rollups.current, (cycle, moment), tally)
+            _add(rollups.by_site, (cycle, c_site, moment), tally)
+            _add(rollups.by_kiosk, (cycle, c_kiosk, moment), tally)
+            _add(rollups.by_language, (cycle, c_language, moment), tally)
+            _add(rollups.daily, (day, cycle, moment), tally)
+        if previous:
+            _add(rollups.previous, (cycle, moment), tally)
+        if history:
+            _add(rollups.monthly, (day[:7], cycle), tally)
