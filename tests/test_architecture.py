@@ -80,3 +80,19 @@ def test_the_guard_catches_a_forbidden_import(tmp_path):
         ("core/bad.py", "os"),
         ("core/bad.py", "servicecycle.kiosk"),
     ]
+
+
+def test_every_package_folder_is_in_the_distribution():
+    """A folder missing from `packages` works in an editable install and is lost in a wheel."""
+    import tomllib
+
+    setup = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(setup["packages"])
+    mapping = setup["package-dir"]
+    expected = set()
+    for package, folder in mapping.items():
+        for init in (ROOT / folder).rglob("__init__.py"):
+            relative = init.parent.relative_to(ROOT / folder).parts
+            if "__pycache__" not in relative:
+                expected.add(".".join((package, *relative)))
+    assert sorted(expected - listed) == []
