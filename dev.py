@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Set up a virtual environment and run servicecycle or its tests.
 
-    python3 dev.py start [ARGS...]   the main job on the embedded defaults
+    python3 dev.py start [ARGS...]   the kiosk on the embedded defaults (ARGS: any
+                                     `servicecycle` command instead, e.g. `cycles hotel`)
     python3 dev.py test  [PYTEST ARGS...]   lint, format check and the whole test suite
                                             (installs Debian's chromium for the browser
                                             tests when it is missing and apt-get is there)
@@ -54,7 +55,7 @@ def main(args: list[str]) -> int:
         return 2
     ensure_venv()
     if command == "start":
-        return run([str(BIN / "servicecycle"), *(rest or ["cycles"])])
+        return run([str(BIN / "servicecycle"), *(rest or ["kiosk"])])
     browser = ROOT / ".ci" / "install-browser"
     # The end-to-end tests drive a real headless browser (Debian's chromium).
     if browser.exists() and not Path("/usr/bin/chromium").exists() and run(["bash", str(browser)]):

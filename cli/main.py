@@ -29,6 +29,7 @@ from servicecycle.core.alerting import collect_notifiers
 from servicecycle.core.rules import site_ruleset
 
 from . import render
+from .kiosk import kiosk
 from .plugin import plugin
 from .report import report
 from .rules import alerts, rules
@@ -320,6 +321,7 @@ cli.add_command(alerts)
 cli.add_command(plugin)
 cli.add_command(survey)
 cli.add_command(report)
+cli.add_command(kiosk)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -21,7 +21,7 @@ from .cycle import Cycle, Moment, Stage
 from .errors import ServiceCycleError
 from .metrics import MomentFigures, moment_figures
 from .pin import PinGuard, hash_pin
-from .rating import Rating
+from .rating import Rating, format_time, new_rating_id, utc_now
 from .runtime import Runtime
 from .store import RatingFilter
 from .survey import survey_url
@@ -73,6 +73,23 @@ class KioskSession:
         """Take the data folder for this kiosk. Raises StoreError (StoreBusy when another
         kiosk owns it, StoreCorruption when its newest file is damaged)."""
         self.runtime.own_store(f"kiosk {self.config.kiosk.id}")
+
+    def check_store(self) -> None:
+        """Prove the data folder takes a durable write now (a kiosk out of service asks).
+
+        Opens it as owner if needed, then appends and fsyncs a small event; raises
+        StoreError (or StoreBusy / StoreCorruption) when that cannot be done.
+        """
+        self.open_store()
+        now = utc_now()
+        self.runtime.store.table("events").insert(
+            {
+                "id": new_rating_id(now),
+                "at": format_time(now),
+                "kind": "store-check",
+                "kiosk": self.config.kiosk.id,
+            }
+        )
 
     # -- languages: one per screen ------------------------------------------------
 

@@ -1,0 +1,432 @@
+"""The kiosk application: navigation, lockdown, timers and the link to core.
+
+Screens show things; this class decides where the kiosk goes next, and runs
+every call into core off the UI thread (see :mod:`.background`). It holds no
+business logic: recording, repeat detection, reasons, survey links, PIN
+checks, figures and alerts are all :class:`KioskSession` / :class:`AlertingWorker`.
+
+Lockdown: no inherited bindings (so no ctrl+q quit, no ctrl+c hint), no
+command palette, and :meth:`check_action` refuses the actions that could leave
+or suspend the app even if something tried to run them. Textual keeps terminal
+signals off (ctrl+c, ctrl+z, ctrl+\\ arrive as plain keys) unless
+``TEXTUAL_ALLOW_SIGNALS`` is set, which the CLI removes. The only way out is
+the staff menu, behind a hidden chord and the PIN.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import signal
+import time
+from collections.abc import Callable
+from typing import ClassVar
+
+from textual import events
+from textual.app import App
+from textual.screen import Screen
+
+from servicecycle.core import (
+    AlertingWorker,
+    KioskSession,
+    Rating,
+    ServiceCycleError,
+    StoreError,
+    Tap,
+)
+
+from .background import StoreThread
+from .screens import (
+    AttractScreen,
+    OutOfServiceScreen,
+    PinScreen,
+    ReasonsScreen,
+    StaffScreen,
+    ThanksScreen,
+)
+from .widgets.qr import qr_matrix
+
+log = logging.getLogger(__name__)
+
+#: Actions nothing on a kiosk may run: they leave, suspend or open a way out.
+BLOCKED_ACTIONS = frozenset(
+    {
+        "quit",
+        "help_quit",
+        "command_palette",
+        "suspend_process",
+        "change_theme",
+        "show_keys",
+        "toggle_dark",
+        "screenshot",
+        "simple_screenshot",
+        "maximize",
+        "bell",
+    }
+)
+
+
+class KioskApp(App[None], inherit_bindings=False):
+    """A locked-down rating terminal for one :class:`KioskSession`."""
+
+    CSS_PATH = "kiosk.tcss"
+    BINDINGS: ClassVar[list] = []  # type: ignore[type-arg]  # and none inherited
+    ENABLE_COMMAND_PALETTE = False
+    TITLE = "servicecycle kiosk"
+
+    #: The hidden staff chord: this key, ``STAFF_PRESSES`` times within ``CHORD_SECONDS``.
+    STAFF_KEY: ClassVar[str] = "ctrl+k"
+    STAFF_PRESSES: ClassVar[int] = 3
+    #: The touch version for keyboard-less kiosks: taps on the site's name.
+    STAFF_TAPS: ClassVar[int] = 5
+    CHORD_SECONDS: ClassVar[float] = 2.0
+
+    def __init__(
+        self,
+        session: KioskSession,
+        *,
+        survey_link: Callable[[Rating], str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        alerting: bool = True,
+        alert_interval: float = 1.0,
+        retry_seconds: float = 5.0,
+        tick_seconds: float = 0.25,
+        handle_sigterm: bool = False,
+    ) -> None:
+        """``survey_link``, ``clock`` and the intervals are there for tests and benchmarks;
+        the CLI passes only the session (and ``handle_sigterm``)."""
+        super().__init__()
+        self.session = session
+        self.survey_link = survey_link or session.survey_link
+        self.clock = clock
+        self.store = StoreThread()
+        self.alerting: AlertingWorker | None = None
+        self._alerting_wanted = alerting
+        self._alert_interval = alert_interval
+        self._retry_seconds = retry_seconds
+        self._tick_seconds = tick_seconds
+        self._handle_sigterm = handle_sigterm
+        self.default_language = session.language
+        self.last_input = clock()
+        self.problem: str | None = None  # why the kiosk is out of service, if it is
+        self._store_down: str | None = None  # the same, as the store thread sees it
+        self.store_opened = False  # the data folder has been taken at least once
+        self._probing = False
+        self._resetting = False
+        self._chord: list[float] = []
+        self._taps: list[float] = []
+        self.staff_name = f"staff at kiosk {session.config.kiosk.id}"
+        #: The survey link and code being made for the rating on a follow-up screen.
+        self._survey: tuple[str, asyncio.Future[tuple[str, list[list[bool]]]]] | None = None
+
+    # -- lockdown ------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action.removeprefix("app.") in BLOCKED_ACTIONS:
+            log.info("refused action %r on the kiosk", action)
+            return False
+        return super().check_action(action, parameters)
+
+    async def action_quit(self) -> None:
+        """Never quits: staff leave through the staff menu (:meth:`staff_exit`)."""
+        log.info("refused quit on the kiosk")
+
+    def action_suspend_process(self) -> None:
+        log.info("refused suspend on the kiosk")
+
+    def action_command_palette(self) -> None:
+        log.info("refused command palette on the kiosk")
+
+    def get_default_screen(self) -> Screen:
+        return AttractScreen()
+
+    # -- start and stop ------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        self.set_interval(self._tick_seconds, self._tick)
+        self._retry_timer = self.set_interval(self._retry_seconds, self._retry, pause=True)
+        if self._handle_sigterm:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self.exit)
+        self.run_worker(self._open(), group="store")
+
+    async def _open(self) -> None:
+        try:
+            await self.store.run(self._open_job)
+        except Exception as exc:
+            await self.out_of_service(exc)
+            return
+        self.store_opened = True
+        await self._start_alerting()
+        # Everything built so far lives as long as the kiosk: take it out of the
+        # collector's view, so full collections stay short (see reset()).
+        gc.freeze()
+
+    def _open_job(self) -> None:
+        """On the store thread: take the data folder (or prove it writable again)."""
+        try:
+            self.session.check_store()  # a durable probe write, through core
+        except BaseException as exc:
+            self._store_down = str(exc)
+            raise
+        self._store_down = None
+
+    async def _start_alerting(self) -> None:
+        """Rules and notifications run in the worker's own thread: the screen never waits."""
+        if not self._alerting_wanted or self.alerting is not None:
+            return
+        try:
+            worker = await self.store.run(
+                AlertingWorker, self.session.runtime, self._alert_interval
+            )
+        except Exception:
+            log.exception("alert evaluation could not start; the kiosk goes on without it")
+            self._alerting_wanted = False
+            return
+        worker.start()
+        self.alerting = worker
+        log.info("alert evaluation started")
+
+    def on_unmount(self) -> None:
+        if self._handle_sigterm:
+            asyncio.get_running_loop().remove_signal_handler(signal.SIGTERM)
+        if self.alerting is not None:
+            self.alerting.stop()
+            self.alerting = None
+            log.info("alert evaluation stopped")
+        self.store.close()
+
+    def staff_exit(self) -> None:
+        """The one way out: the staff menu's exit, after the PIN."""
+        log.warning("kiosk %s closed from the staff menu", self.session.config.kiosk.id)
+        self.exit()
+
+    # -- the customer's path -------------------------------------------------------
+
+    def rate(self, score: int, origin: Screen) -> None:
+        """A face was pressed on ``origin``: record it, then move on from there."""
+        self.run_worker(self._rate(score, origin), group="taps")
+
+    async def _rate(self, score: int, origin: Screen) -> None:
+        try:
+            tap = await self.store.run(self._tap_job, score)
+        except Exception as exc:
+            await self.out_of_service(exc)
+            return
+        if self.screen is not origin:
+            return  # the customer moved on meanwhile: the press is stored, nothing to show
+        if tap.rating.suspect and isinstance(origin, ThanksScreen):
+            return  # a repeat on the thank-you screen: it stays as it is
+        # Once a follow-up question is up, sign the survey link and draw its code on
+        # the store thread: it is ready long before the customer answers.
+        if tap.follow_up:
+            await self._show(self._reasons_screen(tap))
+            survey = asyncio.ensure_future(self.store.run(self._survey_job, tap.rating))
+            survey.add_done_callback(lambda done: done.cancelled() or done.exception())
+            self._survey = (tap.rating.id, survey)
+        else:
+            await self.show_thanks(tap.rating)
+
+    def _tap_job(self, score: int) -> Tap:
+        """On the store thread: record the press durably before anything is shown."""
+        if self._store_down is not None:
+            raise StoreError(self._store_down)
+        try:
+            return self.session.tap(score)
+        except StoreError as exc:
+            self._store_down = str(exc)
+            raise
+
+    def answer(self, rating: Rating, reasons: list[str]) -> None:
+        """The reason screen's answer (an empty list for skip)."""
+        self.run_worker(self._answer(rating, reasons), group="taps")
+
+    async def _answer(self, rating: Rating, reasons: list[str]) -> None:
+        prepared, self._survey = self._survey, None
+        survey = prepared[1] if prepared is not None and prepared[0] == rating.id else None
+        if reasons:
+            try:
+                rating = await self.store.run(self.session.add_reasons, rating, reasons)
+            except Exception as exc:
+                await self.out_of_service(exc)
+                return
+        await self.show_thanks(rating, survey)
+
+    async def show_thanks(
+        self, rating: Rating, survey: asyncio.Future[tuple[str, list[list[bool]]]] | None = None
+    ) -> None:
+        """The thank-you screen for a stored rating, with its survey code (made if need be)."""
+        try:
+            link, matrix = await (survey or self.store.run(self._survey_job, rating))
+        except Exception as exc:  # the rating is stored: thank without a link, and say why
+            log.error("no survey link for rating %s: %s", rating.id, exc)
+            link, matrix = None, None
+        await self._show(self._thanks_screen(rating, link, matrix))
+
+    def _survey_job(self, rating: Rating) -> tuple[str, list[list[bool]]]:
+        """Off the UI thread: sign the link (core), and draw its QR code (a few ms of CPU)."""
+        link = self.survey_link(rating)
+        return link, qr_matrix(link)
+
+    def _reasons_screen(self, tap: Tap) -> ReasonsScreen:
+        """The follow-up screen for this kind of question, built once and reused.
+
+        Building a screen (widgets, styles, layout) is most of a tap's latency;
+        reusing it leaves only what changed between customers.
+        """
+        name = f"follow-up-{tap.follow_up}"
+        if self.is_screen_installed(name):
+            screen = self.get_screen(name)
+            assert isinstance(screen, ReasonsScreen)
+            screen.prepare(tap)
+            return screen
+        screen = ReasonsScreen(tap)
+        self.install_screen(screen, name)
+        return screen
+
+    def _thanks_screen(
+        self, rating: Rating, link: str | None, matrix: list[list[bool]] | None
+    ) -> ThanksScreen:
+        """The thank-you screen, built once and reused (see :meth:`_reasons_screen`)."""
+        if self.is_screen_installed("thanks"):
+            screen = self.get_screen("thanks")
+            assert isinstance(screen, ThanksScreen)
+            screen.prepare(rating, link, matrix)
+            return screen
+        screen = ThanksScreen(rating, link, matrix)
+        self.install_screen(screen, "thanks")
+        return screen
+
+    async def _show(self, screen: ReasonsScreen | ThanksScreen) -> None:
+        """Show a customer screen: on top of the attract screen, replacing any other."""
+        if screen.is_mounted:
+            await screen.refresh_content()
+        if screen is self.screen:
+            screen.shown_at = self.clock()  # the same screen for a new rating: time anew
+        elif len(self.screen_stack) > 1:
+            await self.switch_screen(screen)
+        else:
+            await self.push_screen(screen)
+
+    async def reset(self) -> None:
+        """Back to the attract screen for the next customer, in the kiosk's own language."""
+        if self._resetting:
+            return
+        self._resetting = True
+        try:
+            while len(self.screen_stack) > 1:
+                await self.pop_screen()
+            self.session.set_language(self.default_language)
+            self._survey = None
+            attract = self.screen
+            wanted = (self.session.language, self.session.moment.id)
+            if isinstance(attract, AttractScreen) and attract.composed_for != wanted:
+                await attract.recompose()
+            if self.problem is not None:
+                await self.push_screen(OutOfServiceScreen())
+        finally:
+            self._resetting = False
+        # Collect garbage now, while nobody is waiting, rather than in the middle of
+        # the next customer's tap (a full collection can take tens of milliseconds).
+        self.call_after_refresh(gc.collect)
+
+    # -- out of service ------------------------------------------------------------
+
+    async def out_of_service(self, exc: BaseException) -> None:
+        """Stop offering the faces, say so politely, and keep retrying."""
+        if isinstance(exc, ServiceCycleError):
+            log.error("kiosk out of service: %s", exc)
+        else:
+            log.exception("kiosk out of service after an unexpected error", exc_info=exc)
+        self.problem = str(exc) or type(exc).__name__
+        self._retry_timer.resume()
+        if isinstance(self.screen, OutOfServiceScreen):
+            return
+        if isinstance(self.screen, (PinScreen, StaffScreen)):
+            return  # staff are busy here; the reset on leaving shows the notice
+        await self.reset()
+
+    def _retry(self) -> None:
+        if self.problem is not None and not self._probing and self.screen_stack:
+            self.run_worker(self._probe(), group="store")
+
+    async def _probe(self) -> None:
+        self._probing = True
+        try:
+            await self.store.run(self._open_job)
+        except Exception as exc:
+            log.warning("store still unavailable: %s", exc)
+            return
+        finally:
+            self._probing = False
+        log.warning("store writable again; kiosk back in service")
+        self.store_opened = True
+        self.problem = None
+        self._retry_timer.pause()
+        await self._start_alerting()
+        if isinstance(self.screen, OutOfServiceScreen):
+            await self.reset()
+
+    # -- timers: auto-reset --------------------------------------------------------
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, (events.Key, events.MouseDown)) and not event.is_forwarded:
+            self.last_input = self.clock()
+            if isinstance(event, events.Key):
+                self._chord_key(event.key)
+        await super().on_event(event)
+
+    def _tick(self) -> None:
+        if not self.screen_stack:  # shutting down
+            return
+        screen = self.screen
+        kind = getattr(screen, "RESET_AFTER", None)
+        shown_at = getattr(screen, "shown_at", None)
+        if kind is None or shown_at is None or self._resetting:
+            return
+        settings = self.session.config.kiosk
+        now = self.clock()
+        if kind == "thanks":
+            due = now - shown_at >= settings.thanks_seconds
+        else:
+            due = now - max(shown_at, self.last_input) >= settings.idle_seconds
+        if due:
+            self.run_worker(self.reset(), group="reset")
+
+    # -- the staff's path ----------------------------------------------------------
+
+    def _chord_key(self, key: str) -> None:
+        if key != self.STAFF_KEY:
+            self._chord.clear()
+            return
+        if self._recent(self._chord, self.STAFF_PRESSES):
+            self.open_pin()
+
+    def site_tapped(self) -> None:
+        """The hidden touch gesture: the site's name tapped several times in a row."""
+        if self._recent(self._taps, self.STAFF_TAPS):
+            self.open_pin()
+
+    def _recent(self, times: list[float], needed: int) -> bool:
+        now = self.clock()
+        times[:] = [t for t in times if now - t < self.CHORD_SECONDS] + [now]
+        if len(times) >= needed:
+            times.clear()
+            return True
+        return False
+
+    def open_pin(self) -> None:
+        if not isinstance(self.screen, (PinScreen, StaffScreen)):
+            log.info("staff PIN screen opened")
+            self.push_screen(PinScreen())
+
+    def open_staff_menu(self) -> None:
+        log.warning("staff menu opened on kiosk %s", self.session.config.kiosk.id)
+        self.switch_screen(StaffScreen())
+
+    def leave_staff(self) -> None:
+        self.run_worker(self.reset(), group="reset")
+
+    def switch_moment(self, moment_id: str) -> None:
+        self.session.switch_moment(moment_id)
+        self.leave_staff()

@@ -1,0 +1,252 @@
+"""The staff menu: today's figures, alerts with their response path, the moment, exit.
+
+Everything shown comes from core (``KioskSession.today()``,
+``AlertingWorker.alerts()``); the screen only lays it out. Loading runs off the
+UI thread, because the alert book waits while the rule engine evaluates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from textual import events, on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Button, DataTable, OptionList, Static, TabbedContent, TabPane
+from textual.widgets.option_list import Option
+
+from servicecycle.core import Alert, MomentFigures, ServiceCycleError
+
+from ..strings import Texts
+from .base import KioskScreen
+
+log = logging.getLogger(__name__)
+
+SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
+
+
+def _number(value: float | None, pattern: str = "{:.2f}") -> str:
+    return "–" if value is None else pattern.format(value)
+
+
+class StaffScreen(KioskScreen):
+    RESET_AFTER = "idle"
+    TEXT_KEYS = (
+        "staff.title",
+        "staff.demo_pin",
+        "staff.tab_today",
+        "staff.tab_alerts",
+        "staff.tab_moment",
+        "staff.col_moment",
+        "staff.col_count",
+        "staff.col_mean",
+        "staff.col_gap",
+        "staff.col_negative",
+        "staff.col_reasons",
+        "staff.no_ratings",
+        "staff.no_alerts",
+        "staff.alerting_off",
+        "staff.store_error",
+        "staff.loading",
+        "staff.ack",
+        "staff.acked",
+        "staff.response",
+        "staff.firing",
+        "staff.pending",
+        "staff.severity_critical",
+        "staff.severity_warning",
+        "staff.severity_info",
+        "staff.now_asking",
+        "staff.switch_hint",
+        "staff.back",
+        "staff.exit",
+        "staff.exit_confirm",
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.exit_armed = False
+
+    def extra_texts(self) -> Texts:
+        session = self.session
+        texts: Texts = dict(session.reason_texts(list(session.cycle.available_reasons)))
+        for stage, moment in session.moments():
+            texts[f"stage:{stage.id}"] = stage.name
+            texts[f"moment:{moment.id}"] = moment.question
+        return texts
+
+    def compose(self) -> ComposeResult:
+        texts = self.localise()
+        with Horizontal(classes="header"):
+            yield Static(texts["staff.title"], id="staff-title", markup=False)
+            yield Button(texts["staff.back"], id="back", variant="primary")
+            yield Button(texts["staff.exit"], id="exit", variant="error")
+        if self.session.default_pin_in_use:
+            yield Static(texts["staff.demo_pin"], id="demo-pin", markup=False)
+        with TabbedContent(id="staff-tabs"):
+            with TabPane(texts["staff.tab_today"], id="tab-today"):
+                yield Static(texts["staff.loading"], id="today-note", markup=False)
+                yield DataTable(id="today", cursor_type="row", zebra_stripes=True)
+            with TabPane(texts["staff.tab_alerts"], id="tab-alerts"):
+                yield VerticalScroll(id="alerts")
+            with TabPane(texts["staff.tab_moment"], id="tab-moment"):
+                yield Static(self._now_asking(), id="now-asking", markup=False)
+                yield Static(texts["staff.switch_hint"], markup=False)
+                yield OptionList(*self._moment_options(), id="moments")
+
+    def on_mount(self) -> None:
+        table = self.query_one("#today", DataTable)
+        for key in ("col_moment", "col_count", "col_mean", "col_gap", "col_negative"):
+            table.add_column(self.texts[f"staff.{key}"], key=key)
+        table.add_column(self.texts["staff.col_reasons"], key="col_reasons")
+        self.load_today()
+        self.load_alerts()
+
+    # -- today's figures -----------------------------------------------------------
+
+    @work(group="staff-today", exclusive=True)
+    async def load_today(self) -> None:
+        note = self.query_one("#today-note", Static)
+        try:
+            figures = await self.kiosk.store.run(self.session.today)
+        except ServiceCycleError as exc:
+            log.error("staff screen: today's figures unavailable: %s", exc)
+            note.update(self.texts["staff.store_error"])
+            return
+        table = self.query_one("#today", DataTable)
+        table.clear()
+        for entry in figures:
+            table.add_row(*self._figure_row(entry), key=f"{entry.cycle}/{entry.moment}")
+        note.update("" if figures else self.texts["staff.no_ratings"])
+        note.display = not figures
+
+    def _figure_row(self, entry: MomentFigures) -> tuple[str, ...]:
+        mark = "★ " if entry.critical else "  "
+        if entry.cycle == self.session.cycle.id:
+            moment = self.texts.get(f"moment:{entry.moment}", entry.moment)
+        else:
+            moment = f"{entry.cycle}/{entry.moment}"
+        reasons = ", ".join(
+            f"{self.texts.get(f'reason:{reason}', reason)} ({count})"
+            for reason, count in entry.top_reasons()
+        )
+        share = entry.negative_share
+        return (
+            mark + moment,
+            str(entry.count),
+            _number(entry.mean),
+            _number(entry.gap, "{:+.2f}"),
+            _number(None if share is None else share * 100, "{:.0f}%"),
+            reasons or "–",
+        )
+
+    # -- alerts --------------------------------------------------------------------
+
+    @work(group="staff-alerts", exclusive=True)
+    async def load_alerts(self) -> None:
+        box = self.query_one("#alerts", VerticalScroll)
+        worker = self.kiosk.alerting
+        if worker is None:
+            await box.remove_children()
+            await box.mount(Static(self.texts["staff.alerting_off"], classes="note"))
+            return
+        try:
+            alerts = await asyncio.to_thread(worker.alerts)
+        except ServiceCycleError as exc:
+            log.error("staff screen: alerts unavailable: %s", exc)
+            alerts = None
+        await box.remove_children()
+        if alerts is None:
+            await box.mount(Static(self.texts["staff.store_error"], classes="note"))
+            return
+        if not alerts:
+            await box.mount(Static(self.texts["staff.no_alerts"], classes="note"))
+            return
+        alerts.sort(key=lambda a: (SEVERITY_ORDER.get(a.severity, 9), a.since))
+        for alert in alerts:
+            await box.mount(self._alert_card(alert))
+
+    def _alert_card(self, alert: Alert) -> Vertical:
+        texts = self.texts
+        severity = texts.get(f"staff.severity_{alert.severity}", alert.severity)
+        state = texts.get(f"staff.{alert.state.value}", alert.state.value)
+        parts = [
+            Static(f"{severity} · {state} · {alert.short_id}", classes="alert-head", markup=False),
+            Static(alert.summary, classes="alert-summary", markup=False),
+        ]
+        if alert.response:
+            parts.append(
+                Static(
+                    f"{texts['staff.response']}: {alert.response}",
+                    classes="alert-response",
+                    markup=False,
+                )
+            )
+        if alert.acknowledged_by:
+            parts.append(
+                Static(texts.fill("staff.acked", by=alert.acknowledged_by), classes="alert-acked")
+            )
+        else:
+            parts.append(Button(texts["staff.ack"], id=f"ack-{alert.short_id}", classes="ack"))
+        return Vertical(*parts, classes=f"alert severity-{alert.severity}")
+
+    @on(Button.Pressed, ".ack")
+    async def _acknowledge(self, event: Button.Pressed) -> None:
+        event.stop()
+        worker = self.kiosk.alerting
+        if worker is None or event.button.id is None:
+            return
+        short_id = event.button.id.removeprefix("ack-")
+        event.button.disabled = True
+        try:
+            await asyncio.to_thread(worker.acknowledge, short_id, self.kiosk.staff_name)
+        except ServiceCycleError as exc:
+            log.error("could not acknowledge alert %s: %s", short_id, exc)
+        self.load_alerts()
+
+    # -- the moment asked about ----------------------------------------------------
+
+    def _now_asking(self) -> str:
+        moment = self.session.moment
+        return f"{self.texts['staff.now_asking']}: {self.texts[f'moment:{moment.id}']}"
+
+    def _moment_options(self) -> list[Option]:
+        options = []
+        for stage, moment in self.session.moments():
+            mark = "★" if moment.critical else " "
+            current = "▶" if moment.id == self.session.moment.id else " "
+            prompt = (
+                f"{current}{mark} {self.texts[f'stage:{stage.id}']}: "
+                f"{self.texts[f'moment:{moment.id}']}"
+            )
+            options.append(Option(prompt, id=moment.id))
+        return options
+
+    @on(OptionList.OptionSelected, "#moments")
+    def _switch_moment(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        if event.option.id is not None:
+            self.kiosk.switch_moment(event.option.id)
+
+    # -- leaving -------------------------------------------------------------------
+
+    @on(Button.Pressed, "#back")
+    def _back(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.kiosk.leave_staff()
+
+    @on(Button.Pressed, "#exit")
+    def _exit(self, event: Button.Pressed) -> None:
+        """Two presses: a stray tap on the way past must not take the kiosk down."""
+        event.stop()
+        if self.exit_armed:
+            self.kiosk.staff_exit()
+            return
+        self.exit_armed = True
+        event.button.label = self.texts["staff.exit_confirm"]
+
+    def on_key(self, event: events.Key) -> None:
+        if event.key == "escape":
+            event.stop()
+            self.kiosk.leave_staff()

@@ -1,0 +1,1 @@
+"""Kiosk widgets: faces, tiles, the language bar and the QR code."""

@@ -1,0 +1,240 @@
+"""The staff's path: hidden chord, PIN, today's figures, alerts, moment switch, exit."""
+
+from __future__ import annotations
+
+import threading
+
+from textual.widgets import DataTable, OptionList, TabbedContent
+
+from servicecycle.core import Store, hash_pin
+from servicecycle.kiosk.screens import (
+    AttractScreen,
+    PinScreen,
+    ReasonsScreen,
+    StaffScreen,
+    ThanksScreen,
+)
+
+from .test_kiosk_support import (
+    FakeClock,
+    data_dir,
+    kiosk_host,
+    kiosk_test,
+    make_app,
+    make_runtime,
+    on_screen,
+    ready,
+    screen_text,
+    stored,
+    wait_for,
+)
+
+__all__ = ["data_dir", "kiosk_host", "make_app", "make_runtime"]
+
+SIZE = (80, 24)
+PIN = "2468"
+PIN_CONFIG = f'[kiosk]\npin_hash = "{hash_pin(PIN, iterations=1000)}"\n'
+CHORD = ("ctrl+k", "ctrl+k", "ctrl+k")
+
+
+async def open_staff_menu(pilot, pin: str = PIN) -> StaffScreen:
+    """The chord, then the PIN typed on the keys (the way staff do it)."""
+    await pilot.press(*CHORD)
+    await on_screen(pilot, PinScreen)
+    await pilot.press(*pin, "enter")
+    return await on_screen(pilot, StaffScreen)
+
+
+async def staff_menu(pilot) -> StaffScreen:
+    """Straight to the menu, for tests about the menu (chord and PIN have their own)."""
+    pilot.app.open_pin()
+    await on_screen(pilot, PinScreen)
+    pilot.app.open_staff_menu()
+    return await on_screen(pilot, StaffScreen)
+
+
+def alerting_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "servicecycle-alerting"]
+
+
+@kiosk_test
+async def test_the_chord_opens_the_pin_pad_and_nothing_less_does(make_app):
+    clock = FakeClock()
+    app = make_app(PIN_CONFIG, clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("ctrl+k", "ctrl+k", "x", "ctrl+k")  # broken by another key
+        await pilot.pause(0.05)
+        assert isinstance(app.screen, AttractScreen)
+        for _ in range(3):  # too slow: more than 2 s apart
+            await pilot.press("ctrl+k")
+            clock.advance(2.5)
+        assert isinstance(app.screen, AttractScreen)
+        await pilot.press(*CHORD)
+        await on_screen(pilot, PinScreen)
+        await pilot.press("escape")
+        await on_screen(pilot, AttractScreen)
+
+
+@kiosk_test
+async def test_tapping_the_site_name_five_times_opens_the_pin_pad(make_app):
+    app = make_app(PIN_CONFIG)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        for _ in range(4):
+            await pilot.click(".site-name")
+        assert isinstance(app.screen, AttractScreen)
+        await pilot.click(".site-name")
+        await on_screen(pilot, PinScreen)
+        for key in PIN:
+            await pilot.click(f"#pin-{key}")
+        await pilot.click("#pin-ok")
+        staff = await on_screen(pilot, StaffScreen)
+        assert not staff.query("#demo-pin")  # a real PIN is set: no warning
+
+
+@kiosk_test
+async def test_wrong_pins_lock_the_pad_and_the_wait_is_shown(make_app):
+    clock = FakeClock()
+    app = make_app(PIN_CONFIG + "idle_seconds = 300\n", clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press(*CHORD)
+        pad = await on_screen(pilot, PinScreen)
+        await pilot.press(*"1111", "enter")  # typed like staff would
+        await wait_for(pilot, lambda: not pad.checking and "Wrong PIN" in screen_text(app))
+        for _ in range(2):  # two more, straight onto the pad
+            for key in ("9", "9", "9", "9", "ok"):
+                pad.press(key)
+            await wait_for(pilot, lambda: not pad.checking)
+        assert "Wrong PIN" in screen_text(app)
+        await pilot.press(*"1111", "enter")  # the pad is locked now: core says how long
+        await wait_for(pilot, lambda: "Try again in 30 s" in screen_text(app))
+        await pilot.press(*PIN, "enter")  # ignored while locked
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, PinScreen)
+        clock.advance(31)
+        await pilot.press(*PIN, "enter")
+        await on_screen(pilot, StaffScreen)
+
+
+@kiosk_test
+async def test_the_demo_pin_works_and_warns(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        staff = await open_staff_menu(pilot, "0000")
+        assert staff.query_one("#demo-pin")
+        assert "demo PIN 0000" in screen_text(app)
+
+
+@kiosk_test
+async def test_todays_figures_per_moment(make_app):
+    clock = FakeClock()
+    app = make_app(PIN_CONFIG, clock=clock)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await ready(pilot)
+        for key, then in (("1", "1"), ("5", "0"), ("2", "0")):
+            await pilot.press(key)
+            await on_screen(pilot, ReasonsScreen)
+            await pilot.press(then)
+            await on_screen(pilot, ThanksScreen)
+            await app.reset()
+            clock.advance(60)
+        await staff_menu(pilot)
+        table = app.screen.query_one("#today", DataTable)
+        await wait_for(pilot, lambda: table.row_count == 1)
+        row = table.get_row_at(0)
+        assert row[0] == "★ How were you welcomed by our driver on arrival?"
+        assert row[1:5] == ["3", "2.67", "+1.83", "67%"]  # target 4.5 on this moment
+        assert row[5] == "I waited too long (1)"
+
+
+@kiosk_test
+async def test_firing_alerts_show_their_response_path_and_can_be_acknowledged(make_app, data_dir):
+    app = make_app(
+        PIN_CONFIG + 'cycle = "hotel-guest"\nmoment = "bill-accuracy"\n',
+        alerting=True,
+        alert_interval=0.05,
+    )
+    async with app.run_test(size=(100, 40)) as pilot:
+        await ready(pilot)
+        await wait_for(pilot, lambda: app.alerting is not None)
+        assert len(alerting_threads()) == 1
+        await pilot.press("1")
+        await on_screen(pilot, ReasonsScreen)
+        await pilot.press("0")
+        await on_screen(pilot, ThanksScreen)
+        await wait_for(pilot, lambda: app.alerting.alerts())
+        await staff_menu(pilot)
+        app.screen.query_one(TabbedContent).active = "tab-alerts"
+        await wait_for(pilot, lambda: "Duty manager" in screen_text(app))
+        text = screen_text(app)
+        assert "A guest rated the bill 1/5" in text
+        assert "Response: Duty manager: go to the check-out desk now" in text
+        [alert] = app.alerting.alerts()
+        await pilot.click(f"#ack-{alert.short_id}")
+        await wait_for(pilot, lambda: "Acknowledged by staff at kiosk kiosk-1" in screen_text(app))
+    assert alerting_threads() == []  # stopped on exit
+    with Store(data_dir) as store:
+        acks = [r for r in store.table("alerts") if r.get("event") == "ack"]
+    assert [a["by"] for a in acks] == ["staff at kiosk kiosk-1"]
+
+
+@kiosk_test
+async def test_staff_switch_the_moment_the_kiosk_asks_about(make_app, data_dir):
+    app = make_app(PIN_CONFIG)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        staff = await staff_menu(pilot)
+        staff.query_one(TabbedContent).active = "tab-moment"
+        options = staff.query_one("#moments", OptionList)
+        index = next(
+            i
+            for i in range(options.option_count)
+            if options.get_option_at_index(i).id == "check-in-wait"
+        )
+        options.focus()
+        options.highlighted = index
+        await pilot.press("enter")
+        screen = await on_screen(pilot, AttractScreen)
+        await wait_for(pilot, lambda: "How was the wait to check in?" in screen_text(app))
+        assert screen is app.screen
+        await pilot.press("3")
+        await on_screen(pilot, ThanksScreen)
+    [rating] = stored(data_dir)
+    assert (rating.stage, rating.moment) == ("check-in", "check-in-wait")
+
+
+@kiosk_test
+async def test_staff_can_go_back_and_the_menu_times_out(make_app):
+    clock = FakeClock()
+    app = make_app(PIN_CONFIG, clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await staff_menu(pilot)
+        await pilot.click("#back")
+        await on_screen(pilot, AttractScreen)
+        await staff_menu(pilot)
+        await pilot.press("escape")
+        await on_screen(pilot, AttractScreen)
+        await staff_menu(pilot)
+        clock.advance(31)  # kiosk.idle_seconds = 30
+        await on_screen(pilot, AttractScreen)
+
+
+@kiosk_test
+async def test_exit_needs_a_second_press_and_stops_the_app(make_app):
+    app = make_app(PIN_CONFIG, alerting=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await wait_for(pilot, lambda: app.alerting is not None)
+        await staff_menu(pilot)
+        await pilot.click("#exit")
+        await pilot.pause(0.3)  # a button ignores a second press for 0.2 s
+        assert app.is_running
+        assert str(app.screen.query_one("#exit").label) == "Press again to exit"
+        await pilot.click("#exit")
+        await wait_for(pilot, lambda: not app.is_running)
+    assert app.return_code == 0
+    assert alerting_threads() == []
