@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import sys
-import tempfile
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
@@ -30,6 +27,7 @@ from servicecycle.core.rules import site_ruleset
 
 from . import render
 from .kiosk import kiosk
+from .output import write_output
 from .plugin import plugin
 from .report import report
 from .rules import alerts, rules
@@ -269,26 +267,9 @@ def export_command(
         include_suspect=not no_suspect,
     )
     ratings = state.runtime.store.ratings.query(where)
-    if output is None:
-        export(ratings, sys.stdout, fmt)  # type: ignore[arg-type]
-        return
-    # Write beside the target and rename, so a failed export never leaves half a file.
-    output.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(
-        "w",
-        dir=output.parent,
-        prefix=f".{output.name}.",
-        delete=False,
-        encoding="utf-8",
-        newline="",
-    ) as tmp:
-        try:
-            count = export(ratings, tmp, fmt)  # type: ignore[arg-type]
-        except BaseException:
-            os.unlink(tmp.name)
-            raise
-    os.replace(tmp.name, output)
-    err.print(f"exported {count} ratings to {output}")
+    count = write_output(output, lambda out: export(ratings, out, fmt))  # type: ignore[arg-type]
+    if output is not None:
+        err.print(f"exported {count} ratings to {output}")
 
 
 @cli.group()

@@ -6,9 +6,6 @@ draws it with Rich, or hands it to core's HTML, JSON and CSV writers.
 
 from __future__ import annotations
 
-import os
-import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Literal, TextIO
@@ -42,6 +39,8 @@ from servicecycle.core.reports.format import (
 from servicecycle.core.reports.html import render_html
 from servicecycle.core.reports.model import CycleReport, MomentLine, Report, Slice
 from servicecycle.core.reports.trend import Comparison, Delta
+
+from .output import write_output
 
 err = Console(stderr=True, highlight=False)
 
@@ -373,26 +372,9 @@ def render_terminal(report: Report, console: Console) -> None:
 
 
 def _write(output: Path | None, write: Callable[[TextIO], object]) -> None:
-    """To stdout, or to ``output`` through a temporary file and a rename (never half a file)."""
-    if output is None:
-        write(sys.stdout)
-        return
-    output.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(
-        "w",
-        dir=output.parent,
-        prefix=f".{output.name}.",
-        delete=False,
-        encoding="utf-8",
-        newline="",
-    ) as tmp:
-        try:
-            write(tmp)
-        except BaseException:
-            os.unlink(tmp.name)
-            raise
-    os.replace(tmp.name, output)
-    err.print(f"report written to {output}")
+    write_output(output, write)
+    if output is not None:
+        err.print(f"report written to {output}")
 
 
 @click.command()
