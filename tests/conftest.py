@@ -55,3 +55,29 @@ def run_cli(
         cwd=cwd,
         timeout=60,
     )
+
+
+def pip_install_command(project: Path | str, site: Path) -> list[str]:
+    """A real pip build of ``project`` into ``site`` (put on PYTHONPATH): the test
+    environment itself is never changed."""
+    return [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--no-deps",
+        "--no-build-isolation",
+        "--target",
+        str(site),
+        str(project),
+    ]
+
+
+def pip_install(project: Path | str, site: Path) -> None:
+    subprocess.run(
+        pip_install_command(project, site),
+        check=True,
+        env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
+        timeout=180,
+    )

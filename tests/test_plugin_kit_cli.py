@@ -9,27 +9,7 @@ import sys
 
 import pytest
 
-from .conftest import run_cli
-
-
-def pip_target(project, site):
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--no-build-isolation",
-            "--target",
-            str(site),
-            str(project),
-        ],
-        check=True,
-        env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
-        timeout=180,
-    )
+from .conftest import pip_install, run_cli
 
 
 @pytest.mark.slow
@@ -39,7 +19,7 @@ def test_new_plugin_installs_shows_up_and_its_tests_pass(tmp_path):
     project = tmp_path / "servicecycle-pharmacy"
     assert (project / "src" / "servicecycle_pharmacy" / "cycle.toml").exists()
     site = tmp_path / "site"
-    pip_target(project, site)
+    pip_install(project, site)
     env = {"PYTHONPATH": str(site)}
     listed = json.loads(run_cli("plugins", "--json", env=env).stdout)
     pharmacy = next(p for p in listed["plugins"] if p["name"] == "pharmacy")
@@ -95,7 +75,7 @@ def test_check_names_precise_problems(tmp_path):
     tests = (package / "rules_test.toml").read_text()
     (package / "rules_test.toml").write_text(tests.replace('at = "5m"', 'at = "2m"'))
     site = tmp_path / "site"
-    pip_target(tmp_path / "servicecycle-pharmacy", site)
+    pip_install(tmp_path / "servicecycle-pharmacy", site)
     result = run_cli("plugin", "check", "pharmacy", env={"PYTHONPATH": str(site)})
     assert result.returncode == 1
     assert "warning cycle 'pharmacy': name has no text in ms" in result.stdout

@@ -8,15 +8,12 @@ process with that folder on ``PYTHONPATH``, exactly as a pip install would be se
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from .conftest import run_cli
+from .conftest import pip_install, run_cli
 
 GOOD_CAFE = """
 from servicecycle.core import hookimpl
@@ -167,23 +164,7 @@ def test_outside_package_built_and_installed_with_pip(tmp_path):
         )
     )
     target = tmp_path / "site"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--no-build-isolation",
-            "--target",
-            str(target),
-            str(project),
-        ],
-        check=True,
-        env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
-        timeout=120,
-    )
+    pip_install(project, target)
     data = plugins_json(target)
     cafe = next(p for p in data["plugins"] if p["name"] == "cafe")
     assert cafe["version"] == "1.2.0"

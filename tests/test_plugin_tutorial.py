@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import pip_install_command
+
 ROOT = Path(__file__).resolve().parent.parent
 TUTORIAL = ROOT / "docs" / "plugin-tutorial.md"
 BLOCK = re.compile(r"^```(\w+)([^\n]*)\n(.*?)^```", re.DOTALL | re.MULTILINE)
@@ -37,18 +39,7 @@ def steps() -> list[tuple[str, str, str]]:
 def command(line: str, site: Path) -> list[str]:
     words = shlex.split(line)
     if words[:3] == ["pip", "install", "-e"]:
-        return [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--no-build-isolation",
-            "--target",
-            str(site),
-            words[3],
-        ]
+        return pip_install_command(words[3], site)
     if words[0] == "servicecycle":
         return [sys.executable, "-m", "servicecycle.cli.main", *words[1:]]
     if words[0] == "pytest":
