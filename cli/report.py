@@ -14,7 +14,6 @@ import click
 from rich import box
 from rich.console import Console, Group, RenderableType
 from rich.panel import Panel
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
@@ -41,6 +40,7 @@ from servicecycle.core.reports.model import CycleReport, MomentLine, Report, Sli
 from servicecycle.core.reports.trend import Comparison, Delta
 
 from .output import write_output
+from .progress import FileBar
 
 err = Console(stderr=True, highlight=False)
 
@@ -53,40 +53,10 @@ STYLES: dict[Standing, str] = {
 }
 CRITICAL = "bold red"
 SPARKS = "▁▂▃▄▅▆▇█"
-#: Partition files read before a progress bar is worth showing.
-PROGRESS_FROM = 30
 
 
 def _styled(text: str, f: Figures) -> Text:
     return Text(text, STYLES[standing(f)])
-
-
-class _Bar:
-    """A transient Rich progress bar on stderr, started on the first partition."""
-
-    def __init__(self) -> None:
-        self.progress: Progress | None = None
-        self.task: object = None
-
-    def __call__(self, done: int, total: int) -> None:
-        if self.progress is None:
-            self.progress = Progress(
-                TextColumn("[bold]reading ratings"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("files"),
-                TimeElapsedColumn(),
-                console=err,
-                transient=True,
-                disable=total < PROGRESS_FROM,
-            )
-            self.progress.start()
-            self.task = self.progress.add_task("reading", total=total)
-        self.progress.update(self.task, completed=done)  # type: ignore[arg-type]
-
-    def close(self) -> None:
-        if self.progress is not None:
-            self.progress.stop()
 
 
 # -- drawing ----------------------------------------------------------------------------
@@ -417,6 +387,13 @@ def _write(output: Path | None, write: Callable[[TextIO], object]) -> None:
     is_flag=True,
     help="Read every partition, neither using nor writing the summary cache.",
 )
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Processes reading partitions that have no summary yet. Default: one per core "
+    "when there is much to read; 1 reads in this process only.",
+)
 @click.pass_context
 def report(
     ctx: click.Context,
@@ -431,6 +408,7 @@ def report(
     include_suspect: bool,
     every: str | None,
     no_cache: bool,
+    jobs: int | None,
 ) -> None:
     """The service map and report card: every stage in order with its score, critical
     moments first, and where the promised and perceived service differ most."""
@@ -453,9 +431,9 @@ def report(
         low_threshold=runtime.config.kiosk.low_threshold,
         every=every,
         use_cache=not no_cache,
+        jobs=jobs,
     )
-    bar = _Bar()
-    try:
+    with FileBar("reading ratings", err) as bar:
         result = build_report(
             runtime.store,
             runtime.catalogue,
@@ -464,8 +442,6 @@ def report(
             site_name=settings.name,
             progress=bar,
         )
-    finally:
-        bar.close()
     if fmt == "html":
         _write(output, lambda out: out.write(render_html(result)))
     elif fmt == "json":

@@ -9,7 +9,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from servicecycle.core.reports.upkeep import summarise_missing
 from servicecycle.core.store import Store, maintenance
+
+from .progress import FileBar
 
 out = Console(highlight=False, soft_wrap=True)  # paths and offsets must stay on one line
 err = Console(stderr=True, highlight=False)
@@ -94,11 +97,17 @@ def repair(ctx: click.Context) -> None:
 @click.pass_context
 def compact(ctx: click.Context) -> None:
     """Fold later changes into their records and merge closed months into one file each."""
-    result = _run("compacting", _store(ctx), maintenance.compact)
+    the_store = _store(ctx)
+    result = _run("compacting", the_store, maintenance.compact)
     out.print(
         f"Compacted: {result.merged_months} month(s) merged, {result.rewritten} file(s) "
         f"rewritten; {result.files_before} → {result.files_after} files."
     )
+    # the merged files are new: summarise them now, so the next report is not cold
+    with FileBar("summarising for reports", err) as bar:
+        written = summarise_missing(the_store, ctx.obj.runtime.config.site.zone, progress=bar)
+    if written:
+        out.print(f"Report summaries written for {written} file(s).")
 
 
 @store.command()

@@ -214,14 +214,21 @@ class KioskSession:
 
 
 class AlertingWorker:
-    """Runs a site's rules beside the kiosk, in a thread of its own, so the screen never waits."""
+    """Runs a site's rules beside the kiosk, in a thread of its own, so the screen never waits.
+
+    Between polls it also summarises closed days for reports, one small file
+    at a time (:class:`~.reports.upkeep.Upkeep`), so a manager's report over
+    the kiosk's history never has to start cold.
+    """
 
     def __init__(self, runtime: Runtime, interval: float = 1.0) -> None:
         from .alerting import Dispatcher
+        from .reports.upkeep import Upkeep
         from .rules import Alerting
 
         self.dispatcher = Dispatcher.from_config(runtime.config, runtime.store, runtime.plugins)
         self.alerting = Alerting(runtime, dispatcher=self.dispatcher)
+        self.upkeep = Upkeep(runtime.store, runtime.config.site.zone)
         self.interval = interval
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -237,6 +244,11 @@ class AlertingWorker:
                     self.alerting.poll()
             except Exception:  # keep evaluating: one bad poll must not end alerting
                 log.exception("alert evaluation failed; retrying")
+            try:
+                self.upkeep.step()
+            except Exception:  # a report can always scan what is missing: never stop alerting
+                log.exception("summarising a closed day for reports failed; retrying later")
+                self.upkeep.resting_until = self.upkeep.clock() + self.upkeep.rest_seconds
             self._stop.wait(self.interval)
 
     def alerts(self) -> list[Alert]:

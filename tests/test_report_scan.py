@@ -142,3 +142,45 @@ def test_damage_raises_like_the_store(catalogue, tmp_path):
     with pytest.raises(StoreError, match="malformed"):
         scan.summarise(tmp_path / "x.log", _line(broken), ISTANBUL)
     assert scan.summarise(tmp_path / "x.log", b"", ISTANBUL).records == 0
+
+
+def _resealed(line: bytes, old: bytes, new: bytes) -> bytes:
+    """``line`` with ``old`` replaced by ``new`` (same width) and a valid checksum again."""
+    body = line[11:-1].replace(old, new, 1)
+    assert len(body) == len(line) - 12
+    return b"%08x %s %s\n" % (zlib.crc32(body), line[9:10], body)
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (b'{"id":', b'{"iD":'),  # a hex letter where the key's letter belongs
+        (b'"at":"', b'"ab":"'),
+        (b'"at":"', b'"Ft":"'),
+        (b'"at":"2026', b'"at":"2a26'),  # a hex letter inside the time
+        (b'"at":"2026-', b'"at":"2026/'),
+    ],
+)
+def test_same_width_lines_with_another_meaning_leave_the_fast_path(
+    catalogue, tmp_path, used_fast, old, new
+):
+    good = _line(rating(catalogue, DAY + timedelta(hours=9), 4).to_record())
+    odd = _resealed(_line(rating(catalogue, DAY + timedelta(hours=10), 2).to_record()), old, new)
+    data = good + odd
+    try:
+        expected = _slow(tmp_path / "x.log", data)
+    except StoreError as exc:
+        with pytest.raises(type(exc)):
+            scan.summarise(tmp_path / "x.log", data, ISTANBUL)
+    else:
+        _same(scan.summarise(tmp_path / "x.log", data, ISTANBUL), expected)
+    assert used_fast["slow"] >= 1
+
+
+def test_a_patch_with_another_shape_leaves_the_fast_path(catalogue, tmp_path, used_fast):
+    record = rating(catalogue, DAY + timedelta(hours=9), 4).to_record()
+    patch = segment.encode(segment.PATCH, {"id": record["id"], "set": {"reasons": ["lost-time"]}})
+    odd = _resealed(patch, b'"set":', b'"sEt":')
+    data = _line(record) + odd
+    _same(scan.summarise(tmp_path / "x.log", data, ISTANBUL), _slow(tmp_path / "x.log", data))
+    assert used_fast["slow"] >= 1

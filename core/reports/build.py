@@ -38,6 +38,7 @@ class ReportRequest:
     every: str | None = None  # "day", "week", or None: chosen by the period's length
     language: str | None = None  # language of the texts shown; default the cycle's first
     use_cache: bool = True
+    jobs: int | None = None  # processes scanning partitions without a summary; None: per core
 
 
 def last_complete_month(period: Period) -> date:
@@ -82,6 +83,7 @@ def build_report(
         scope,
         use_cache=request.use_cache,
         progress=progress,
+        jobs=request.jobs,
     )
     selected = [catalogue.cycles[c] for c in sorted(scope.cycles)] if scope.cycles else None
     seen = {c for c, _ in rollups.current} | {c for c, _ in rollups.previous}

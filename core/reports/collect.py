@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from ..store import Store
 from ..store.partitions import Partition, list_partitions
 from .figures import Tally
+from .parallel import scan_files
 from .scan import Fields, Summary, summarise
 from .summary_cache import SummaryCache, key_of, settled
 
@@ -121,8 +122,13 @@ def collect(
     *,
     use_cache: bool = True,
     progress: Progress | None = None,
+    jobs: int | None = None,
 ) -> Rollups:
-    """Read every partition the windows touch and add its cells into :class:`Rollups`."""
+    """Read every partition the windows touch and add its cells into :class:`Rollups`.
+
+    ``jobs`` caps the processes that scan partitions without a summary (see
+    :mod:`.parallel`); None lets it use every core when the work is large.
+    """
     folder = store.tables_dir / "ratings"
     cache = SummaryCache(store.data_dir, zone) if use_cache else None
     rollups = Rollups()
@@ -131,7 +137,9 @@ def collect(
         every, _ = list_partitions(folder)
         wanted = [p for p in every if p.overlaps(windows.start, windows.until)]
         try:
-            summaries = _summaries(wanted, zone, windows, cache, memo, rollups.sources, progress)
+            summaries = _summaries(
+                wanted, zone, windows, cache, memo, rollups.sources, progress, jobs
+            )
             break
         except FileNotFoundError:
             # Compaction merged a month while we read: list again (the month file is complete).
@@ -154,43 +162,41 @@ def _summaries(
     memo: dict[Any, Fields],
     sources: Sources,
     progress: Progress | None,
+    jobs: int | None,
 ) -> list[Summary]:
-    found = []
-    sources.partitions = len(parts)
-    for done, part in enumerate(parts, start=1):
-        summary = _summary(part, zone, cache, memo, sources)
+    """Each partition's summary: from the cache when unchanged, else scanned (on every core)."""
+    sources.partitions = total = len(parts)
+    found: list[Summary | None] = []
+    missing: list[int] = []
+    for part in parts:
+        cached = cache.get(part.key, key_of(os.stat(part.path))) if cache is not None else None
+        found.append(cached)
+        if cached is None:
+            missing.append(len(found) - 1)
+        else:
+            sources.cached += 1
+            if progress is not None:
+                progress(sources.cached, total)
+
+    def tick() -> None:
+        sources.scanned += 1
+        if progress is not None:
+            progress(sources.cached + sources.scanned, total)
+
+    scanned = scan_files([parts[i].path for i in missing], zone, memo, jobs=jobs, on_done=tick)
+    for index, result in zip(missing, scanned, strict=True):
+        found[index] = result.summary
+        if cache is not None and result.key is not None and settled(result.key):
+            cache.put(parts[index].key, result.key, result.summary)
+    summaries: list[Summary] = []
+    for part, summary in zip(parts, found, strict=True):
+        assert summary is not None
         if _straddles(summary, windows.edges):
             summary = summarise(part.path, _read(part.path), zone, windows.edges, memo)
             sources.rescanned += 1
         sources.records += summary.records
-        found.append(summary)
-        if progress is not None:
-            progress(done, len(parts))
-    return found
-
-
-def _summary(
-    part: Partition,
-    zone: ZoneInfo,
-    cache: SummaryCache | None,
-    memo: dict[Any, Fields],
-    sources: Sources,
-) -> Summary:
-    with open(part.path, "rb") as handle:
-        before = os.fstat(handle.fileno())
-        if cache is not None:
-            cached = cache.get(part.key, key_of(before))
-            if cached is not None:
-                sources.cached += 1
-                return cached
-        data = handle.read()
-        after = os.fstat(handle.fileno())
-    summary = summarise(part.path, data, zone, (), memo)
-    sources.scanned += 1
-    unchanged = key_of(before) == key_of(after) and len(data) == before.st_size
-    if cache is not None and unchanged and settled(after):
-        cache.put(part.key, key_of(after), summary)
-    return summary
+        summaries.append(summary)
+    return summaries
 
 
 def _read(path: Path) -> bytes:

@@ -63,8 +63,8 @@ COLUMNS = (
 
 
 def write_json(report: Report, out: TextIO) -> None:
-    json.dump(report.to_json(), out, indent=2, ensure_ascii=False)
-    out.write("\n")
+    # one write: json.dump would hand ``out`` a hundred thousand small pieces
+    out.write(json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n")
 
 
 def _ends(prefix: str, interval: Interval | None) -> dict[str, Any]:

@@ -137,7 +137,7 @@ def _edges(first: str, last: str, zone: ZoneInfo, cuts: Iterable[str]) -> list[t
 
 _HEAD11 = itemgetter(slice(0, 11))  # "<crc32 hex> D "
 _BODY = itemgetter(slice(11, None))
-_SHAPE = itemgetter(slice(11, 88))  # {"id":"<32>","at":"<27>","
+_SHAPE = itemgetter(slice(11, 87))  # {"id":"<32>","at":"<27>",
 _ID = itemgetter(slice(18, 50))
 _AT = itemgetter(slice(58, 85))  # 2026-11-22T07:00:00.000000Z
 _REST = itemgetter(slice(87, None))  # "site":...}
@@ -145,46 +145,28 @@ _PATCH_SHAPE = itemgetter(slice(11, 59))  # {"id":"<32>","set":{
 _SET = itemgetter(slice(58, -1))  # {...}: the fields a patch sets
 _TAIL = itemgetter(slice(-2, None))
 _KINDS_AS_BLANKS = bytes.maketrans(b"DP", b"  ")
-_D, _P = ord("D"), ord("P")
+_DOC_MASK = bytes.maketrans(b"DP", b"\x01\x00")  # for itertools.compress: no call per line
+_PATCH_MASK = bytes.maketrans(b"DP", b"\x00\x01")
+_P = ord("P")
 _BIG_ENDIAN = sys.byteorder == "big"
-_DIGITS = b"0123456789"
-_ID_CHARS = b"0123456789abcdefABCDEF"
+_HEX = b"0123456789abcdefABCDEF"
+_HEX_AS_H = bytes.maketrans(_HEX, b"h" * len(_HEX))
+_DIGITS_AS_D = bytes.maketrans(b"0123456789", b"d" * 10)
+_TIME = b"dddd-dd-ddTdd:dd:dd.ddddddZ"
+#: The start of a document's body as the store's encoder writes it (76 bytes), with
+#: every hex digit shown as ``h``; the two hex letters of the key names are checked apart.
+_DOC_SHAPE = (b'{"id":"' + b"0" * 32 + b'","at":"' + _TIME + b'",').translate(_HEX_AS_H)
+_DOC_LETTERS = ((3, b"d"), (42, b"a"))  # the "d" of "id", the "a" of "at"
+_PATCH_SHAPE_TEXT = (b'{"id":"' + b"0" * 32 + b'","set":{').translate(_HEX_AS_H)
+_PATCH_LETTERS = ((3, b"d"), (43, b"e"))  # the "d" of "id", the "e" of "set"
 
 
-def _layout(
-    fixed: dict[int, bytes], classes: dict[int, bytes], width: int
-) -> list[tuple[int, bytes, bool]]:
-    """Per position of a fixed-width slice: the byte it must be, or the bytes it may be."""
-    checks = [
-        (i, bytes([c]), True) for start, text in fixed.items() for i, c in enumerate(text, start)
-    ]
-    return checks + [(i, allowed, False) for i, allowed in classes.items() if i < width]
-
-
-_TIME = "dddd-dd-ddTdd:dd:dd.ddddddZ"
-#: The start of a document line as the store's encoder writes it, position by position.
-_DOC_LAYOUT = _layout(
-    {0: b'{"id":"', 39: b'","at":"', 74: b'","'},
-    {
-        **{7 + i: _ID_CHARS for i in range(32)},
-        **{47 + i: (_DIGITS if c == "d" else c.encode()) for i, c in enumerate(_TIME)},
-    },
-    77,
-)
-_PATCH_LAYOUT = _layout(
-    {0: b'{"id":"', 39: b'","set":{'}, {7 + i: _ID_CHARS for i in range(32)}, 48
-)
-
-
-def _fits(joined: bytes, width: int, n: int, layout: list[tuple[int, bytes, bool]]) -> bool:
-    """Whether ``n`` fixed-width slices (joined) match ``layout``, checked column by column."""
-    if len(joined) != width * n:
+def _fits(joined: bytes, n: int, shape: bytes, letters: tuple[tuple[int, bytes], ...]) -> bool:
+    """Whether ``n`` fixed-width slices (joined) all have ``shape``: a few passes, all in C."""
+    width = len(shape)
+    if len(joined) != width * n or joined.translate(_HEX_AS_H) != shape * n:
         return False
-    for position, wanted, exact in layout:
-        column = joined[position::width]
-        if (column != wanted * n) if exact else bool(column.translate(None, wanted)):
-            return False
-    return True
+    return all(joined[at::width] == letter * n for at, letter in letters)
 
 
 def _fast(
@@ -200,23 +182,31 @@ def _fast(
     if len(heads) != 11 * n or heads[8::11] != b" " * n or heads[10::11] != b" " * n:
         raise _Irregular
     kinds = heads[9::11]
-    if kinds.translate(None, b"DP") or not _checksums_match(heads, lines):
+    if kinds.translate(None, b"DP"):
+        raise _Irregular
+    if not _checksums_match(heads, lines):
         raise _Irregular  # damage: the slow path reports it as the store does
     if _P in kinds:
-        docs = list(compress(lines, map(_D.__eq__, kinds)))
-        patches = _patches(list(compress(lines, map(_P.__eq__, kinds))))
+        docs = list(compress(lines, kinds.translate(_DOC_MASK)))
+        patches = _patches(list(compress(lines, kinds.translate(_PATCH_MASK))))
     else:
         docs, patches = lines, {}
     n = len(docs)
     if not n:
         return Summary()
-    if not _fits(b"".join(map(_SHAPE, docs)), 77, n, _DOC_LAYOUT):
+    shapes = list(map(_SHAPE, docs))
+    if not _fits(b"".join(shapes), n, _DOC_SHAPE, _DOC_LETTERS):
         raise _Irregular
+    del shapes
+    rests = list(map(_REST, docs))
     ats = list(map(_AT, docs))
-    rests: Iterable[Any] = map(_REST, docs)
+    if b"".join(ats).translate(_DIGITS_AS_D) != _TIME * n:
+        raise _Irregular
     if patches:
-        rests = zip(rests, map(patches.get, map(_ID, docs)), strict=True)
-    rests = list(rests)
+        ids: list[bytes] = list(map(_ID, docs))
+        hit = bytes(map(patches.__contains__, ids))
+    else:
+        ids, hit = [], b""
     edges = _edges(min(ats).decode(), max(ats).decode(), zone, cuts)
     marks = [edge.encode() for edge, _ in edges]
     summary = Summary(records=n)
@@ -226,16 +216,36 @@ def _fast(
             if lo < hi:
                 bin_index = len(summary.bins)
                 summary.bins.append(Bin(edges[i][1], ats[lo].decode(), ats[hi - 1].decode()))
-                _count(summary, bin_index, Counter(rests[lo:hi]), memo)
+                counted = _counted(rests[lo:hi], ids[lo:hi], hit[lo:hi], patches)
+                _count(summary, bin_index, counted, memo)
     else:
         where = list(map(bisect_right, repeat(marks), ats))
         for i in sorted(set(where)):
-            chosen = list(map(i.__eq__, where))
+            chosen = bytes(map(i.__eq__, where))
             these = list(compress(ats, chosen))
             bin_index = len(summary.bins)
             summary.bins.append(Bin(edges[i - 1][1], min(these).decode(), max(these).decode()))
-            _count(summary, bin_index, Counter(compress(rests, chosen)), memo)
+            counted = _counted(
+                list(compress(rests, chosen)),
+                list(compress(ids, chosen)),
+                bytes(compress(hit, chosen)),
+                patches,
+            )
+            _count(summary, bin_index, counted, memo)
     return summary
+
+
+def _counted(
+    rests: list[bytes], ids: list[bytes], hit: bytes, patches: dict[bytes, bytes]
+) -> Counter[Any]:
+    """Identical line remainders counted; a patched record counts as (remainder, patch)."""
+    counted: Counter[Any] = Counter(rests)
+    if not patches or 1 not in hit:
+        return counted
+    changed = list(compress(rests, hit))
+    counted.subtract(changed)
+    counted.update(zip(changed, map(patches.__getitem__, compress(ids, hit)), strict=True))
+    return +counted  # without the remainders every record of which was patched
 
 
 def _checksums_match(heads: bytes, lines: list[bytes]) -> bool:
@@ -260,9 +270,9 @@ def _checksums_match(heads: bytes, lines: list[bytes]) -> bool:
 def _patches(lines: list[bytes]) -> dict[bytes, bytes]:
     """Patch lines as {id: the fields they set (JSON)}; later patches win, as in the store."""
     n = len(lines)
-    if not _fits(b"".join(map(_PATCH_SHAPE, lines)), 48, n, _PATCH_LAYOUT) or not _same(
-        map(_TAIL, lines), b"}}", n
-    ):
+    if not _fits(
+        b"".join(map(_PATCH_SHAPE, lines)), n, _PATCH_SHAPE_TEXT, _PATCH_LETTERS
+    ) or not _same(map(_TAIL, lines), b"}}", n):
         raise _Irregular
     ids = list(map(_ID, lines))
     sets = list(map(_SET, lines))

@@ -50,9 +50,9 @@ def key_of(stat: os.stat_result) -> Key:
     return (stat.st_size, stat.st_mtime_ns, stat.st_ino)
 
 
-def settled(stat: os.stat_result, now: float | None = None) -> bool:
+def settled(key: Key, now: float | None = None) -> bool:
     """Whether a partition has been left alone long enough to cache its summary."""
-    return (now if now is not None else time.time()) - stat.st_mtime_ns / 1e9 >= SETTLE_SECONDS
+    return (now if now is not None else time.time()) - key[1] / 1e9 >= SETTLE_SECONDS
 
 
 class SummaryCache:
