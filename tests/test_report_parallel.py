@@ -67,12 +67,13 @@ def recording(path, zone, memo):
 
 parallel.scan_file = recording
 paths = sorted(Path(sys.argv[2]).glob("*.log"))
+workers = parallel.workers_for(paths, 2)
 done = []
 found = parallel.scan_files(
     paths, ZoneInfo("Europe/Istanbul"), {}, jobs=2, on_done=lambda: done.append(1)
 )
 print(json.dumps({
-    "workers": parallel.workers_for(paths, 2),
+    "workers": workers,
     "ticks": len(done),
     "summaries": [[s.summary.to_json(), s.key is not None] for s in found],
 }))

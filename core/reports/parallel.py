@@ -25,6 +25,7 @@ import multiprocessing
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -83,8 +84,16 @@ def can_fork() -> bool:
 
 
 def _threads() -> int:
+    """Every OS thread of this process, not only Python's (a BLAS pool counts too)."""
     try:
-        return len(os.listdir("/proc/self/task"))  # every OS thread, not only Python's
+        for _ in range(10):
+            count = len(os.listdir("/proc/self/task"))
+            if count <= threading.active_count():
+                return count
+            # a thread just joined (a finished progress bar, a closed pool) may still be
+            # exiting for a moment after ``join()`` returned: give it a few milliseconds
+            time.sleep(0.002)
+        return count
     except OSError:  # pragma: no cover - /proc not mounted
         return threading.active_count()
 
