@@ -15,6 +15,7 @@ from .answers import (
     StageScore,
     SurveyAnswer,
     answers,
+    complete_answers,
     find_answer,
     record_answer,
 )
@@ -101,6 +102,7 @@ __all__ = [
     "TokenClaims",
     "TokenError",
     "answers",
+    "complete_answers",
     "default_reasons",
     "export",
     "find_answer",

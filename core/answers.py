@@ -27,9 +27,11 @@ from typing import TYPE_CHECKING, Any
 from .cycle import Cycle, Moment, Stage
 from .errors import ServiceCycleError, StoreError
 from .rating import Rating, format_time, new_rating_id, parse_time, utc_now
+from .store import RatingFilter
 from .store.locks import FileLock, LockTimeout
 
 if TYPE_CHECKING:
+    from .catalogue import Catalogue
     from .runtime import Runtime
     from .store import Store
 
@@ -261,10 +263,12 @@ def record_answer(
     2. Under the answers lock, the store is asked whether this rating already
        has an answer (:class:`AlreadyAnswered` if so) and the answer is appended;
        two concurrent submissions, in any processes, store exactly one answer.
-    3. One rating per answered stage is recorded through the recorder (kiosk
-       ``survey``, flag ``survey``, on :func:`survey_moment`), where the rule
-       engine sees it. The answer lists their ids, so they can be traced back
-       (and re-recorded by an operator should the process die between 2 and 3).
+    3. Still under the lock, one rating per answered stage is recorded through
+       the recorder (kiosk ``survey``, flag ``survey``, on
+       :func:`survey_moment`), where the rule engine sees it. The answer lists
+       their ids; should the process die between 2 and 3,
+       :func:`complete_answers` (run when the survey server starts) records
+       the missing ones.
     """
     catalogue = runtime.catalogue
     cycle = catalogue.cycles.get(rating.cycle)
@@ -279,17 +283,9 @@ def record_answer(
     scores: list[StageScore] = []
     for stage, score in ordered:
         moment = survey_moment(stage)
-        derived_rating = catalogue.new_rating(  # validates now; recorded after the answer
-            site=rating.site,
-            kiosk=SURVEY_KIOSK,
-            cycle=rating.cycle,
-            moment=moment.id,
-            score=score,
-            scale=rating.scale,
-            language=rating.language,
-            flags=flags,
-            at=at,
-            id=new_rating_id(at),
+        # validated now; recorded after the answer
+        derived_rating = _stage_rating(
+            catalogue, rating, moment.id, score, flags, at, new_rating_id(at)
         )
         derived.append(derived_rating)
         scores.append(StageScore(stage.id, score, moment.id, derived_rating.id))
@@ -314,20 +310,9 @@ def record_answer(
         if existing is not None:
             raise AlreadyAnswered(existing)
         store.table(TABLE).insert(answer.to_record())
-    recorder = runtime.recorder
-    for item in derived:
-        recorder.record(
-            site=item.site,
-            kiosk=item.kiosk,
-            cycle=item.cycle,
-            moment=item.moment,
-            score=item.score,
-            scale=item.scale,
-            language=item.language,
-            flags=item.flags,
-            at=item.at,
-            id=item.id,
-        )
+        # still under the lock: complete_answers() never sees an answer half recorded
+        for item in derived:
+            _record(runtime, item)
     log.info(
         "survey answer for %s: %d stage(s), comment %s, contact %s",
         rating.id,
@@ -336,6 +321,94 @@ def record_answer(
         "yes" if contact_text else "no",
     )
     return answer
+
+
+def _stage_rating(
+    catalogue: Catalogue,
+    origin: Rating | SurveyAnswer,
+    moment: str,
+    score: int,
+    flags: tuple[str, ...],
+    at: datetime,
+    rating_id: str,
+) -> Rating:
+    """The survey rating of one answered stage, validated through the catalogue."""
+    return catalogue.new_rating(
+        site=origin.site,
+        kiosk=SURVEY_KIOSK,
+        cycle=origin.cycle,
+        moment=moment,
+        score=score,
+        scale=origin.scale,
+        language=origin.language,
+        flags=flags,
+        at=at,
+        id=rating_id,
+    )
+
+
+def _record(runtime: Runtime, item: Rating) -> Rating:
+    return runtime.recorder.record(
+        site=item.site,
+        kiosk=item.kiosk,
+        cycle=item.cycle,
+        moment=item.moment,
+        score=item.score,
+        scale=item.scale,
+        language=item.language,
+        flags=item.flags,
+        at=item.at,
+        id=item.id,
+    )
+
+
+def complete_answers(runtime: Runtime, since: datetime) -> int:
+    """Record the stage ratings of answers (given since ``since``) a crash left unrecorded.
+
+    An answer is stored before its stage ratings; a process that dies in
+    between leaves the answer with ratings missing. Their ids, stages and
+    scores are in the answer, so they are recorded now, exactly as they would
+    have been (same ids and times: the rules see them once). Returns how many
+    were recorded. Runs under the answers lock, so it never races a submission.
+    """
+    store = runtime.store
+    recorded = 0
+    with answer_lock(store):
+        pending = [a for a in answers(store, since) if a.stages]
+        if not pending:
+            return 0
+        first = min(a.at for a in pending)
+        last = max(a.at for a in pending) + timedelta(microseconds=1)
+        present = {
+            r.id
+            for r in store.ratings.query(RatingFilter(since=first, until=last, kiosk=SURVEY_KIOSK))
+        }
+        for answer in pending:
+            missing = [s for s in answer.stages if s.rating not in present]
+            if not missing:
+                continue
+            original = store.ratings.get(answer.id)
+            inherited = tuple(f for f in _INHERITED_FLAGS if original and f in original.flags)
+            flags = (SURVEY_FLAG, *inherited)
+            for stage in missing:
+                item = _stage_rating(
+                    runtime.catalogue,
+                    answer,
+                    stage.moment,
+                    stage.score,
+                    flags,
+                    answer.at,
+                    stage.rating,
+                )
+                _record(runtime, item)
+                recorded += 1
+            log.warning(
+                "survey answer for %s: recorded %d stage rating(s) an interrupted "
+                "submission had left unrecorded",
+                answer.id,
+                len(missing),
+            )
+    return recorded
 
 
 def answers(store: Store, since: datetime | None = None) -> Iterator[SurveyAnswer]:

@@ -8,9 +8,11 @@ logs requests with tokens cut short instead).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import uvicorn
 
-from servicecycle.core import Runtime
+from servicecycle.core import Runtime, complete_answers
 
 from .app import DEFAULT_RATE_LIMIT, create_app
 
@@ -46,6 +48,15 @@ def make_server(
     return uvicorn.Server(config)
 
 
+#: How far back a starting server looks for answers a crash left half recorded.
+RECOVERY_WINDOW = timedelta(days=7)
+
+
 def serve(runtime: Runtime, **options: object) -> None:
-    """Run the survey server until interrupted (Ctrl+C or SIGTERM)."""
+    """Run the survey server until interrupted (Ctrl+C or SIGTERM).
+
+    First it records the stage ratings of any answer a crash of the previous
+    run stored without them (see :func:`servicecycle.core.complete_answers`).
+    """
+    complete_answers(runtime, since=datetime.now(UTC) - RECOVERY_WINDOW)
     make_server(runtime, **options).run()  # type: ignore[arg-type]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -16,6 +16,7 @@ from servicecycle.core import (
     RatingFilter,
     Runtime,
     SurveySettings,
+    complete_answers,
     load_config,
     survey_url,
 )
@@ -32,7 +33,13 @@ from servicecycle.core.answers import (
 )
 from servicecycle.core.rules import Alerting
 
-from .test_survey_support import BUILTIN, SURVEY_RULE, kiosk_rating, make_site
+from .test_survey_support import (
+    BUILTIN,
+    SURVEY_RULE,
+    crash_while_answering,
+    kiosk_rating,
+    make_site,
+)
 
 
 @pytest.fixture
@@ -80,16 +87,21 @@ def test_each_answered_stage_becomes_a_survey_rating_on_its_first_critical_momen
     assert survey_moment(cycle.stages[2]).id == "front-desk-welcome"
 
 
-def test_a_test_rating_s_survey_stays_a_test(site):
-    rating = site.recorder.record(
+def _test_rating(site, score, language="en"):
+    """A kiosk rating flagged ``test`` (a staff member trying the kiosk)."""
+    return site.recorder.record(
         site="lobby",
         kiosk="kiosk-1",
         cycle="hotel-guest",
         moment="check-in-wait",
-        score=3,
-        language="en",
+        score=score,
+        language=language,
         flags=("test",),
     )
+
+
+def test_a_test_rating_s_survey_stays_a_test(site):
+    rating = _test_rating(site, 3)
     answer = record_answer(site, rating, {"stay": 4})
     derived = site.store.ratings.get(answer.stages[0].rating)
     assert derived.flags == ("survey", "test")
@@ -303,3 +315,29 @@ def test_survey_ratings_stay_out_of_kiosk_rules_unless_a_rule_asks(tmp_path):
         assert silent == {"kiosk-1"}
     finally:
         runtime.close()
+
+
+def test_an_answer_interrupted_by_a_crash_is_completed_exactly_once(site, tmp_path):
+    rating = _test_rating(site, 2, language="tr")
+    crash_while_answering(tmp_path / "site.toml", rating.id)
+    answer = find_answer(site.store, rating)
+    assert answer is not None and len(answer.stages) == 3
+    survey_ratings = lambda: {  # noqa: E731
+        r.id: r for r in site.store.ratings.query(RatingFilter(kiosk=SURVEY_KIOSK))
+    }
+    assert len(survey_ratings()) == 1  # the crash left two stage ratings unrecorded
+    since = datetime.now(UTC) - timedelta(days=7)
+    assert complete_answers(site, since) == 2
+    derived = survey_ratings()
+    assert set(derived) == {s.rating for s in answer.stages}
+    for stage in answer.stages:
+        r = derived[stage.rating]
+        assert (r.moment, r.score, r.at, r.language) == (
+            stage.moment,
+            stage.score,
+            answer.at,
+            "tr",
+        )
+        assert r.flags == ("survey", "test")
+    assert complete_answers(site, since) == 0  # nothing twice
+    assert len(survey_ratings()) == 3

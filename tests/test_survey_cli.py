@@ -15,9 +15,10 @@ from click.testing import CliRunner
 
 from servicecycle.cli.main import State
 from servicecycle.cli.survey import survey
-from servicecycle.core import PluginHost
+from servicecycle.core import PluginHost, RatingFilter, Runtime
+from servicecycle.core.answers import find_answer
 
-from .test_survey_support import BUILTIN, kiosk_rating, make_site
+from .test_survey_support import BUILTIN, crash_while_answering, kiosk_rating, make_site
 
 #: Runs the CLI with the survey group attached, whether or not main.py wires it in yet.
 LAUNCH = (
@@ -56,7 +57,9 @@ def test_serve_refuses_a_relative_root_path(tmp_path):
 
 def test_serve_runs_the_real_server_until_sigterm(tmp_path):
     runtime = make_site(tmp_path)
+    rating, _ = kiosk_rating(runtime)
     runtime.close()
+    crash_while_answering(tmp_path / "site.toml", rating.id)  # the last run died mid-answer
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -104,3 +107,12 @@ def test_serve_runs_the_real_server_until_sigterm(tmp_path):
     assert process.returncode in (0, -signal.SIGTERM), stderr
     assert "Shutting down" in stderr and "Traceback" not in stderr
     assert f"http://127.0.0.1:{port}/survey/s/<token>" in stderr
+    # on start, the answer the crash left half recorded was completed
+    assert "recorded 2 stage rating(s) an interrupted submission had left" in stderr
+    runtime = Runtime.open(tmp_path / "site.toml", plugins=PluginHost.discover(only=BUILTIN))
+    try:
+        answer = find_answer(runtime.store, rating)
+        derived = {r.id for r in runtime.store.ratings.query(RatingFilter(kiosk="survey"))}
+        assert derived == {s.rating for s in answer.stages} and len(derived) == 3
+    finally:
+        runtime.close()

@@ -5,11 +5,12 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import re
 import warnings
 from pathlib import Path
 
-from servicecycle.core import KioskSession, PluginHost, Rating, Runtime
+from servicecycle.core import KioskSession, PluginHost, Rating, Runtime, record_answer
 
 with warnings.catch_warnings():  # Starlette >= 1.x prefers httpx2; httpx still works
     warnings.simplefilter("ignore")
@@ -73,3 +74,36 @@ def csrf_of(html: str) -> str:
 def client(app, **kwargs) -> TestClient:
     """A Starlette TestClient for ``app``."""
     return TestClient(app, **kwargs)
+
+
+def _answer_then_die(config: str, rating_id: str) -> None:
+    """In a child: store an answer, record its first stage rating, then die (as on SIGKILL)."""
+    import importlib
+    import os
+
+    # the module, not core's `answers` function of the same name
+    answers_module = importlib.import_module("servicecycle.core.answers")
+
+    runtime = Runtime.open(config, plugins=PluginHost.discover(only=BUILTIN))
+    real = answers_module._record
+    calls = []
+
+    def record_then_die(runtime, item):
+        if calls:
+            os._exit(9)  # no cleanup, no flush: the process is simply gone
+        calls.append(item)
+        return real(runtime, item)
+
+    answers_module._record = record_then_die
+    rating = runtime.store.ratings.get(rating_id)
+    record_answer(runtime, rating, {"reservation": 2, "stay": 1, "check-out": 4})
+
+
+def crash_while_answering(config: Path, rating_id: str) -> None:
+    """Answer the survey of ``rating_id`` in a child process that dies half way through."""
+    child = multiprocessing.get_context("fork").Process(
+        target=_answer_then_die, args=(str(config), rating_id)
+    )
+    child.start()
+    child.join(60)
+    assert child.exitcode == 9
