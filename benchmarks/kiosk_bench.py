@@ -33,25 +33,23 @@ import gc
 import json
 import math
 import os
-import platform
 import pty
 import random
 import select
-import shlex
 import shutil
 import signal
 import statistics
 import struct
-import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import textual
+from machine import machine_facts
 from textual import events
 
 from servicecycle.core import KioskSession, PluginHost, Runtime, Store
@@ -345,16 +343,8 @@ def kiosk_rss(folder: Path, data_dir: Path, marker: bytes) -> float:
 
 
 def facts(folder: Path, args: argparse.Namespace, stored: int, fill_s: float) -> dict[str, Any]:
-    df = subprocess.run(["df", "-T", str(folder)], capture_output=True, text=True, check=False)
-    fs = df.stdout.splitlines()[1].split() if df.returncode == 0 else ["?", "?"]
     return {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": shlex.join(sys.orig_argv),
-        "python": f"{platform.python_implementation()} {platform.python_version()}",
-        "textual": textual.__version__,
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "filesystem": f"{fs[1]} ({fs[0]}) for {folder}",
+        **machine_facts(folder, textual=textual.__version__),
         "stored ratings": f"{stored:,} over the past year (pre-fill took {fill_s:.0f} s)",
         "taps timed": f"{args.taps} follow-up taps + {args.taps // 4} direct",
     }

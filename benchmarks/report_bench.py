@@ -32,9 +32,7 @@ import argparse
 import json
 import math
 import os
-import platform
 import random
-import shlex
 import shutil
 import statistics
 import subprocess
@@ -43,9 +41,12 @@ import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from machine import machine_facts
 
 from servicecycle.core import Catalogue, PluginHost, Store
 from servicecycle.core.rating import format_time, new_rating_id
@@ -363,24 +364,6 @@ def same_figures(report: Any, reference: dict[str, Any]) -> list[str]:
 # -- reporting ---------------------------------------------------------------------------------
 
 
-def machine_facts(folder: Path) -> dict[str, Any]:
-    # not `import pandas` here: it starts a thread (OpenBLAS), and a process with a
-    # second thread rightly refuses to fork scan workers; pandas is timed last
-    from importlib.metadata import version
-
-    df = subprocess.run(["df", "-T", str(folder)], capture_output=True, text=True, check=True)
-    device, fs_type, *_, mount = df.stdout.splitlines()[1].split()
-    return {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": shlex.join(sys.orig_argv),
-        "python": f"{platform.python_implementation()} {platform.python_version()}",
-        "pandas": version("pandas"),
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "filesystem": f"{fs_type} ({device} mounted on {mount}) for {folder}",
-    }
-
-
 def markdown(rows: list[dict[str, Any]], facts: dict[str, Any], notes: list[str]) -> str:
     lines = [
         "| run | what is read | seconds (median) | runs | vs pandas |",
@@ -425,7 +408,9 @@ def main(argv: list[str] | None = None) -> int:
     zone = ZoneInfo(ZONE)
     end = datetime.now(zone).replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
     try:
-        facts = machine_facts(work)
+        # not `import pandas` for its version: it starts a thread (OpenBLAS), and a process
+        # with a second thread rightly refuses to fork scan workers; pandas is timed last
+        facts = machine_facts(work, pandas=version("pandas"))
         print(f"pre-filling {args.size:,} ratings over {args.days} days ...", file=sys.stderr)
         filled = prefill(data, args.size, args.days, end + timedelta(days=1), args.seed)
         catalogue = Catalogue.from_plugins(PluginHost.discover(only={"hotel", "health", "banking"}))

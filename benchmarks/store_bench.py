@@ -29,9 +29,7 @@ import argparse
 import json
 import math
 import os
-import platform
 import random
-import shlex
 import shutil
 import statistics
 import subprocess
@@ -41,12 +39,13 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 from unittest import mock
 
 import tinydb
+from machine import machine_facts
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from tinydb import TinyDB
@@ -291,20 +290,6 @@ def tinydb_fsyncs(folder: Path) -> bool:
 # -- reporting --------------------------------------------------------------------------------
 
 
-def machine_facts(folder: Path) -> dict[str, Any]:
-    df = subprocess.run(["df", "-T", str(folder)], capture_output=True, text=True, check=True)
-    device, fs_type, *_, mount = df.stdout.splitlines()[1].split()
-    return {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": shlex.join(sys.orig_argv),
-        "python": f"{platform.python_implementation()} {platform.python_version()}",
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "filesystem": f"{fs_type} ({device} mounted on {mount}) for {folder}",
-        "tinydb": tinydb.__version__,
-    }
-
-
 def number(value: float | None, decimals: int | None = None) -> str:
     """A table cell: fewer decimals as values grow, unless ``decimals`` is fixed."""
     if value is None:
@@ -397,7 +382,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="servicecycle-bench-", dir=args.dir))
     rows: list[Row] = []
     try:
-        facts = machine_facts(work)
+        facts = machine_facts(work, tinydb=tinydb.__version__)
         fsyncs = tinydb_fsyncs(work)
         for size in sizes:
             reference = args.skip_reference_above is None or size <= args.skip_reference_above

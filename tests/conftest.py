@@ -81,3 +81,32 @@ def pip_install(project: Path | str, site: Path) -> None:
         env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
         timeout=180,
     )
+
+
+#: The browser the end-to-end tests drive: Debian's chromium (`.ci/install-browser`).
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def sync_playwright_or_fail():
+    """Playwright's ``sync_playwright``, or a clear failure naming what to install."""
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing: the browser tests need Debian's chromium. "
+            "Run `bash .ci/install-browser` (apt-get install chromium) and try again.",
+            pytrace=False,
+        )
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("playwright is not installed: pip install -e '.[test]'", pytrace=False)
+    return sync_playwright

@@ -8,28 +8,15 @@ never into the repository.
 from __future__ import annotations
 
 import random
-import shutil
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
 from servicecycle.core.reports import ReportRequest, Scope, build_report, period_from
 from servicecycle.core.reports.html import render_html
 
+from .conftest import CHROMIUM, CHROMIUM_ARGS, sync_playwright_or_fail
 from .test_report_support import ISTANBUL, random_history, store_with, utc
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture(scope="module")
@@ -64,15 +51,11 @@ def test_page_is_self_contained(page_file):
 
 
 def test_page_renders_in_chromium(page_file, tmp_path):
-    from playwright import sync_api
-
-    assert CHROMIUM.exists() and shutil.which(str(CHROMIUM)), (
-        "no /usr/bin/chromium: run .ci/install-browser (python3 dev.py test does it)"
-    )
+    sync_playwright = sync_playwright_or_fail()
     problems: list[str] = []
     requests: list[str] = []
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.on("console", lambda m: m.type == "error" and problems.append(m.text))

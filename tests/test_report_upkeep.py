@@ -123,8 +123,7 @@ def test_the_kiosk_worker_keeps_summaries(store, tmp_path):
 def test_store_compact_summarises_what_it_merged(catalogue, tmp_path):
     month_ago = TODAY.replace(day=1) - timedelta(days=20)
     ratings = [rating(catalogue, month_ago + timedelta(days=d), 3) for d in range(5)]
-    with store_with(tmp_path / "data", ratings):
-        pass
+    store_with(tmp_path / "data", ratings).close()
     config = tmp_path / "site.toml"
     config.write_text('[site]\nid = "hotel-a"\ntimezone = "Europe/Istanbul"\n')
     state = State(config, tmp_path / "data", PluginHost.discover(only={"hotel"}))

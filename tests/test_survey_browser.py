@@ -21,33 +21,8 @@ from servicecycle.core.answers import find_answer
 from servicecycle.core.rules import Alerting
 from servicecycle.survey import make_server
 
+from .conftest import CHROMIUM, CHROMIUM_ARGS, sync_playwright_or_fail
 from .test_survey_support import BUILTIN, SURVEY_RULE, make_site
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def _browser_or_fail():
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"{CHROMIUM} is missing: the survey's browser test needs Debian's chromium. "
-            "Run `bash .ci/install-browser` (apt-get install chromium) and try again.",
-            pytrace=False,
-        )
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail("playwright is not installed: pip install -e '.[test]'", pytrace=False)
-    return sync_playwright
 
 
 @pytest.fixture
@@ -75,7 +50,7 @@ def server(tmp_path):
 
 
 def test_a_customer_answers_on_a_phone_and_a_bad_stage_raises_an_alert(server, tmp_path):
-    sync_playwright = _browser_or_fail()
+    sync_playwright = sync_playwright_or_fail()
     site, base = server
     # The kiosk: a guest taps a face, the thank-you screen shows this link as a QR code.
     session = KioskSession(site, language="en")

@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from .durations import Duration
+from .durations import Duration, PositiveDuration
 from .matchers import Matchers
 from .notifiers import BUILTIN_SETTINGS
 from .quiet import QuietHours
@@ -119,12 +119,6 @@ def _check_group_by(value: tuple[str, ...]) -> tuple[str, ...]:
     return value
 
 
-def _positive(value: timedelta) -> timedelta:
-    if value <= timedelta(0):
-        raise ValueError("must be more than 0s")
-    return value
-
-
 class Route(StrictModel):
     """Which alerts go to which receiver, grouped how, and how often."""
 
@@ -133,8 +127,8 @@ class Route(StrictModel):
     #: Labels whose values make a group; ``["..."]`` makes one group per alert.
     group_by: Annotated[tuple[str, ...], AfterValidator(_check_group_by)] = ("alertname", "site")
     group_wait: Duration = timedelta(seconds=30)
-    group_interval: Annotated[Duration, AfterValidator(_positive)] = timedelta(minutes=5)
-    repeat_interval: Annotated[Duration, AfterValidator(_positive)] = timedelta(hours=4)
+    group_interval: PositiveDuration = timedelta(minutes=5)
+    repeat_interval: PositiveDuration = timedelta(hours=4)
     quiet_hours: tuple[str, ...] = ()
     continue_: bool = Field(False, alias="continue")
 

@@ -12,7 +12,7 @@ import re
 from datetime import timedelta
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, PlainSerializer
+from pydantic import AfterValidator, BeforeValidator, PlainSerializer
 
 from ..duration import format_duration, parse_duration
 
@@ -64,3 +64,13 @@ Duration = Annotated[
     BeforeValidator(parse_interval),
     PlainSerializer(format_interval, return_type=str, when_used="json"),
 ]
+
+
+def _more_than_zero(value: timedelta) -> timedelta:
+    if value <= timedelta(0):
+        raise ValueError("must be more than 0s")
+    return value
+
+
+#: A duration that must be longer than zero (timeouts, group and repeat intervals).
+PositiveDuration = Annotated[Duration, AfterValidator(_more_than_zero)]

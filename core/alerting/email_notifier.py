@@ -16,9 +16,9 @@ from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, SecretStr, field_validator, model_validator
+from pydantic import AfterValidator, Field, SecretStr, model_validator
 
-from .durations import Duration
+from .durations import PositiveDuration
 from .notification import DeliveryError, Notification
 from .render import DEFAULT_SUBJECT, body, check_template, subject
 from .strict import StrictModel
@@ -47,14 +47,7 @@ class EmailSettings(StrictModel):
     from_: Address = Field(alias="from")
     to: tuple[Address, ...] = Field(min_length=1)
     subject: Annotated[str, AfterValidator(check_template)] = DEFAULT_SUBJECT
-    timeout: Duration = timedelta(seconds=10)
-
-    @field_validator("timeout")
-    @classmethod
-    def _positive(cls, value: timedelta) -> timedelta:
-        if value <= timedelta(0):
-            raise ValueError("the timeout must be more than 0s")
-        return value
+    timeout: PositiveDuration = timedelta(seconds=10)
 
     @model_validator(mode="after")
     def _consistent(self) -> EmailSettings:

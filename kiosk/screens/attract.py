@@ -38,11 +38,7 @@ class AttractScreen(KioskScreen):
         yield Static(texts.fill("attract.hint", top=scale), id="hint", markup=False)
 
     def on_key(self, event: events.Key) -> None:
-        if event.character and event.character.isdigit():
-            score = int(event.character)
-            if 1 <= score <= self.session.scale:
-                event.stop()
-                self.kiosk.rate(score, self)
+        self.rate_on_face_key(event)
 
     @on(Tile.Pressed, ".face")
     def _face(self, event: Tile.Pressed) -> None:

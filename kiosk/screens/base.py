@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar, Literal
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.screen import Screen
@@ -50,6 +50,14 @@ class KioskScreen(Screen[None]):
     def language(self) -> str:
         """The one language every text on this screen is in."""
         return self.texts.language
+
+    def rate_on_face_key(self, event: events.Key) -> None:
+        """Keys 1 to the scale's top rate, as the faces do (a keypad beside the screen)."""
+        if event.character and event.character.isdigit():
+            score = int(event.character)
+            if 1 <= score <= self.session.scale:
+                event.stop()
+                self.kiosk.rate(score, self)
 
     def text_keys(self) -> tuple[str, ...]:
         """The UI text keys this screen shows; ``TEXT_KEYS`` unless it depends on state."""

@@ -95,8 +95,4 @@ class ThanksScreen(KioskScreen):
 
     def on_key(self, event: events.Key) -> None:
         """A face key here is another press: core decides whether it is a repeat."""
-        if event.character and event.character.isdigit():
-            score = int(event.character)
-            if 1 <= score <= self.session.scale:
-                event.stop()
-                self.kiosk.rate(score, self)
+        self.rate_on_face_key(event)
