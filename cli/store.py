@@ -5,25 +5,27 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
+from servicecycle.core import printable
 from servicecycle.core.reports.upkeep import summarise_missing
 from servicecycle.core.store import Store, maintenance
 
 from .progress import FileBar
+from .render import console
 
-out = Console(highlight=False, soft_wrap=True)  # paths and offsets must stay on one line
-err = Console(stderr=True, highlight=False)
+out = console(soft_wrap=True)  # paths and offsets must stay on one line
+err = console(stderr=True)
 
 
 def _progress(label: str, total: int) -> Progress:
     progress = Progress(
-        TextColumn(f"[bold]{label}"),
+        TextColumn(label, style="bold", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("files"),
+        TextColumn("files", markup=False),
         TimeElapsedColumn(),
         console=err,
         transient=True,
@@ -52,23 +54,42 @@ def store() -> None:
 @click.pass_context
 def check(ctx: click.Context) -> None:
     """Read every file of the store and report damage (changes nothing; exit 1 if damaged)."""
-    the_store = _store(ctx)
+    the_store = Store(ctx.obj.runtime.data_dir, read_only=True)
     reports = _run("checking", the_store, maintenance.check)
     strangers = maintenance.strangers(the_store)
     damaged = [r for r in reports if not r.ok]
     records = sum(r.records for r in reports)
     for path in strangers:
-        out.print(f"[yellow]![/] {path}: not a store file (ignored by servicecycle)")
+        out.print(
+            Text.assemble(
+                ("!", "yellow"), f" {printable(path)}: not a store file (ignored by servicecycle)"
+            )
+        )
     for report in damaged:
         for damage in report.damage:
-            kind = "[yellow]unfinished last write[/]" if damage.torn_tail else "[red]damaged[/]"
+            if damage.complete:
+                kind = Text.assemble(
+                    ("last record lacks its newline", "yellow"),
+                    " (the record is kept; repair adds it)",
+                )
+            elif damage.torn_tail:
+                kind = Text.assemble(
+                    ("unfinished last write", "yellow"),
+                    " (never acknowledged; repair sets it aside)",
+                )
+            else:
+                kind = Text.assemble(("damaged", "red"), f" — {printable(damage.reason)}")
             out.print(
-                f"[red]✗[/] {damage.path}: byte {damage.offset}, line {damage.line}, "
-                f"{damage.length} bytes: {kind} — {damage.reason}"
+                Text.assemble(
+                    ("✗", "red"),
+                    f" {printable(damage.path)}: byte {damage.offset:d}, line {damage.line:d}, "
+                    f"{damage.length:d} bytes: ",
+                    kind,
+                )
             )
     out.print(
-        f"{len(reports)} files, {records} records, {len(damaged)} damaged file(s) in "
-        f"{the_store.data_dir}"
+        f"{_count(len(reports), 'file')}, {_count(records, 'record')}, "
+        f"{len(damaged):d} damaged file(s) in {printable(the_store.data_dir)}"
     )
     if damaged:
         out.print(
@@ -86,11 +107,11 @@ def repair(ctx: click.Context) -> None:
         out.print("Nothing to repair: every file is intact.")
         return
     out.print(
-        f"Repaired {result.files} file(s): kept {result.kept} records, set aside "
-        f"{result.damaged_bytes} damaged bytes in:"
+        f"Repaired {result.files:d} file(s): kept {result.kept:d} records, set aside "
+        f"{result.damaged_bytes:d} damaged bytes in:"
     )
     for path in result.set_aside:
-        out.print(f"  {path}  (details in {path.with_suffix('.txt').name})")
+        out.print(f"  {printable(path)}  (details in {printable(path.with_suffix('.txt').name)})")
 
 
 @store.command()
@@ -100,14 +121,14 @@ def compact(ctx: click.Context) -> None:
     the_store = _store(ctx)
     result = _run("compacting", the_store, maintenance.compact)
     out.print(
-        f"Compacted: {result.merged_months} month(s) merged, {result.rewritten} file(s) "
-        f"rewritten; {result.files_before} → {result.files_after} files."
+        f"Compacted: {result.merged_months:d} month(s) merged, {result.rewritten:d} file(s) "
+        f"rewritten; {result.files_before:d} → {result.files_after:d} files."
     )
     # the merged files are new: summarise them now, so the next report is not cold
     with FileBar("summarising for reports", err) as bar:
         written = summarise_missing(the_store, ctx.obj.runtime.config.site.zone, progress=bar)
     if written:
-        out.print(f"Report summaries written for {written} file(s).")
+        out.print(f"Report summaries written for {written:d} file(s).")
 
 
 @store.command()
@@ -116,21 +137,22 @@ def stats(ctx: click.Context) -> None:
     """Records, files, sizes, oldest and newest record per table."""
     the_store = _store(ctx)
     found = _run("counting", the_store, maintenance.stats)
-    table = Table(title=f"Store {the_store.data_dir} (schema {the_store.meta['schema']})")
+    schema = the_store.meta["schema"]
+    table = Table(title=f"Store {printable(the_store.data_dir)} (schema {printable(schema)})")
     for column in ("table", "records", "files", "size", "oldest (UTC)", "newest (UTC)"):
         table.add_column(
             column, justify="right" if column in {"records", "files", "size"} else "left"
         )
     for entry in found:
         table.add_row(
-            entry.name,
+            printable(entry.name),
             f"{entry.records:,}",
-            str(entry.files),
+            f"{entry.files:d}",
             _size(entry.bytes),
-            (entry.oldest or "-")[:19],
-            (entry.newest or "-")[:19],
+            printable((entry.oldest or "-")[:19]),
+            printable((entry.newest or "-")[:19]),
         )
-    out.print(table if found else f"Store {the_store.data_dir} is empty.")
+    out.print(table if found else f"Store {printable(the_store.data_dir)} is empty.")
 
 
 @store.command()
@@ -138,8 +160,20 @@ def stats(ctx: click.Context) -> None:
 @click.pass_context
 def backup(ctx: click.Context, target: Path) -> None:
     """Copy the store into TARGET (a new folder) without stopping the kiosk."""
-    result = _run("copying", _store(ctx), lambda s, p: maintenance.backup(s, target, p))
-    out.print(f"Backed up {result.files} files ({_size(result.bytes)}) to {result.target}")
+    try:
+        result = _run("copying", _store(ctx), lambda s, p: maintenance.backup(s, target, p))
+    except OSError as exc:  # no permission, no space, a file in the way: one line, no traceback
+        raise click.ClickException(
+            f"backup to {printable(target)} stopped: {printable(exc.filename or target)}: "
+            f"{printable(exc.strerror or exc)}"
+        ) from None
+    out.print(
+        f"Backed up {result.files:d} files ({_size(result.bytes)}) to {printable(result.target)}"
+    )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
 def _size(n: int) -> str:

@@ -24,7 +24,7 @@ from tinydb import Query, TinyDB
 
 from servicecycle.core import Rating, RatingFilter, Store, StoreBusy, StoreCorruption, StoreError
 from servicecycle.core.rating import new_rating_id
-from servicecycle.core.store import maintenance
+from servicecycle.core.store import SCHEMA, maintenance
 
 T0 = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
 
@@ -177,7 +177,7 @@ def test_sigkill_never_loses_an_acknowledged_rating(tmp_path):
         lines = output.split("\n")
         acknowledged.update(line for line in lines[:-1] if line)  # last may be cut short
     assert len(acknowledged) > 100
-    with Store(data) as store:
+    with Store(data, owner="kiosk restarted") as store:  # the owner's open recovers
         stored = {r.id for r in store.ratings.query()}
         reports = maintenance.check(store)
     assert acknowledged <= stored
@@ -204,13 +204,18 @@ def test_truncation_at_every_byte_of_the_last_record(tmp_path, five_ratings, cap
         target = folder / "tables" / "ratings" / path.name
         target.write_bytes(data[:cut])
         caplog.clear()
-        with caplog.at_level(logging.WARNING), Store(folder) as store:
+        with caplog.at_level(logging.WARNING), Store(folder, owner="kiosk") as store:
             scores = [r.score for r in store.ratings.query()]
-            expected = [1, 2, 3, 4, 5] if cut == len(data) else [1, 2, 3, 4]
+            # only the newline missing: a whole, verified record, kept as one
+            whole = cut >= len(data) - 1
+            expected = [1, 2, 3, 4, 5] if whole else [1, 2, 3, 4]
             assert scores == expected, cut
-            torn = last < cut < len(data)
+            torn = last < cut < len(data) - 1
             assert bool(list((folder / "quarantine").glob("*.bad"))) == torn, cut
             assert ("unfinished write" in caplog.text) == torn, cut
+            assert ("lacked its newline" in caplog.text) == (cut == len(data) - 1), cut
+            if cut == len(data) - 1:
+                assert target.read_bytes() == data
             store.ratings.add(rating(T0 + timedelta(minutes=9), score=2))
             assert [r.score for r in store.ratings.query()] == [*expected, 2]
         if torn:
@@ -379,7 +384,7 @@ def test_migrating_a_schema_1_store(tmp_path):
             db.table("ratings").insert(r.to_record())
     with Store(tmp_path) as store:
         assert list(store.ratings.query()) == old
-        assert store.meta["schema"] == 2
+        assert store.meta["schema"] == SCHEMA
     assert not (tmp_path / "ratings.json").exists()
     assert (tmp_path / "migrated" / "ratings.json.schema1").exists()
     with Store(tmp_path) as store:  # opening again does not migrate twice

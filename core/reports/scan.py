@@ -136,7 +136,7 @@ def _edges(first: str, last: str, zone: ZoneInfo, cuts: Iterable[str]) -> list[t
 # -- the fast path -------------------------------------------------------------------
 
 _HEAD11 = itemgetter(slice(0, 11))  # "<crc32 hex> D "
-_BODY = itemgetter(slice(11, None))
+_COVERED = itemgetter(slice(9, None))  # what the checksum covers: "D {...}"
 _SHAPE = itemgetter(slice(11, 87))  # {"id":"<32>","at":"<27>",
 _ID = itemgetter(slice(18, 50))
 _AT = itemgetter(slice(58, 85))  # 2026-11-22T07:00:00.000000Z
@@ -150,6 +150,7 @@ _PATCH_MASK = bytes.maketrans(b"DP", b"\x00\x01")
 _P = ord("P")
 _BIG_ENDIAN = sys.byteorder == "big"
 _HEX = b"0123456789abcdefABCDEF"
+_HEAD_BYTES = b"0123456789abcdef DP"
 _HEX_AS_H = bytes.maketrans(_HEX, b"h" * len(_HEX))
 _DIGITS_AS_D = bytes.maketrans(b"0123456789", b"d" * 10)
 _TIME = b"dddd-dd-ddTdd:dd:dd.ddddddZ"
@@ -172,7 +173,9 @@ def _fits(joined: bytes, n: int, shape: bytes, letters: tuple[tuple[int, bytes],
 def _fast(
     path: Path, data: bytes, zone: ZoneInfo, cuts: Sequence[str], memo: dict[Any, Fields]
 ) -> Summary:
-    end = data.rfind(b"\n") + 1  # an unfinished last line is a write in progress: skipped
+    end = data.rfind(b"\n") + 1
+    if end != len(data):
+        raise _Irregular  # an unterminated last line: the store's reader decides what it is
     lines = data[:end].split(b"\n")
     lines.pop()
     n = len(lines)
@@ -182,8 +185,8 @@ def _fast(
     if len(heads) != 11 * n or heads[8::11] != b" " * n or heads[10::11] != b" " * n:
         raise _Irregular
     kinds = heads[9::11]
-    if kinds.translate(None, b"DP"):
-        raise _Irregular
+    if kinds.translate(None, b"DP") or heads.translate(None, _HEAD_BYTES):
+        raise _Irregular  # another kind, or a checksum not in the encoder's lowercase
     if not _checksums_match(heads, lines):
         raise _Irregular  # damage: the slow path reports it as the store does
     if _P in kinds:
@@ -249,7 +252,7 @@ def _counted(
 
 
 def _checksums_match(heads: bytes, lines: list[bytes]) -> bool:
-    """Every line's crc32 field against its body, without a Python-level loop.
+    """Every line's crc32 field against its kind and body, without a Python-level loop.
 
     ``heads`` is every line's first 11 bytes, joined: ``bytes.fromhex`` skips
     the blanks the kinds are turned into, leaving 4 bytes per line to compare
@@ -259,7 +262,7 @@ def _checksums_match(heads: bytes, lines: list[bytes]) -> bool:
         expected = bytes.fromhex(heads.translate(_KINDS_AS_BLANKS).decode("ascii"))
     except (UnicodeDecodeError, ValueError):
         return False
-    actual = array("I", map(zlib.crc32, map(_BODY, lines)))
+    actual = array("I", map(zlib.crc32, map(_COVERED, lines)))
     if actual.itemsize != 4:  # pragma: no cover - no such platform in use
         return False
     if not _BIG_ENDIAN:

@@ -4,18 +4,23 @@ The kiosk, `servicecycle record` and the survey page may record in different
 processes; the rule engine sees all of them by reading what was appended to
 the ratings partitions since it last looked. Only complete lines are read, and
 a partition rewritten by compaction is re-read with already-seen ids skipped.
+A damaged line is logged once and passed over: one bad line must not stop
+alerting for every rating after it (``store check`` and ``repair`` deal with it).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections import OrderedDict
 from collections.abc import Iterator
 from datetime import datetime
 
+from ..errors import RatingError
 from ..rating import Rating, format_time
 from ..store import Store, segment
-from ..store.table import StoreCorruption
+
+log = logging.getLogger(__name__)
 
 
 class RatingFollower:
@@ -25,6 +30,7 @@ class RatingFollower:
         self.positions: dict[str, tuple[int, int]] = {}  # file name -> (inode, offset)
         self.seen: OrderedDict[str, Rating] = OrderedDict()
         self.remember = 50_000
+        self.reported: set[tuple[str, int]] = set()  # damaged lines already logged
 
     def poll(self) -> Iterator[tuple[str, Rating]]:
         """``("new", rating)`` for ratings appended since the last poll (all since
@@ -54,7 +60,8 @@ class RatingFollower:
             self.positions[name] = (inode, offset + end)
             for item in segment.scan(path, data[:end]):
                 if isinstance(item, segment.Damage):
-                    raise StoreCorruption(item)
+                    self._report(item, offset)
+                    continue
                 kind, record = item
                 rating_id = record.get("id")
                 if kind == segment.PATCH:
@@ -66,8 +73,19 @@ class RatingFollower:
                     continue
                 if rating_id in self.seen or record.get("at", "") < self.since:
                     continue
-                rating = Rating.from_record(record)
+                try:
+                    rating = Rating.from_record(record)
+                except (RatingError, KeyError, TypeError, ValueError) as exc:
+                    self._report(f"{path}: record {rating_id!r} is not a rating ({exc})", offset)
+                    continue
                 self.seen[rating_id] = rating
                 if len(self.seen) > self.remember:
                     self.seen.popitem(last=False)
                 yield "new", rating
+
+    def _report(self, problem: object, base: int) -> None:
+        """Log a damaged line once, not at every poll; the rules go on without it."""
+        where = (str(problem), base)
+        if where not in self.reported:
+            self.reported.add(where)
+            log.error("skipped by the rules: %s; run `servicecycle store check`", problem)

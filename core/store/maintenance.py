@@ -60,10 +60,10 @@ def partition_files(store: Store) -> int:
     return len(_partitions(store))
 
 
-def inspect(path: Path) -> PartitionReport:
+def inspect(path: Path, legacy: bool = False) -> PartitionReport:
     data = path.read_bytes()
     report = PartitionReport(path, size=len(data))
-    for item in segment.scan(path, data):
+    for item in segment.scan(path, data, legacy=legacy):
         if isinstance(item, segment.Damage):
             report.damage.append(item)
         elif item[0] == segment.DOCUMENT:
@@ -74,10 +74,13 @@ def inspect(path: Path) -> PartitionReport:
 
 
 def check(store: Store, progress: Progress | None = None) -> list[PartitionReport]:
-    """Read every partition and report its records and any damage (changes nothing)."""
+    """Read every partition and report its records and any damage (changes nothing).
+
+    Open the store with ``read_only=True`` to be sure: no migration, no recovery.
+    """
     reports = []
     for _, path in _partitions(store):
-        reports.append(inspect(path))
+        reports.append(inspect(path, store.legacy))
         if progress:
             progress(1)
     return reports
@@ -114,31 +117,42 @@ def repair(store: Store, progress: Progress | None = None) -> RepairResult:
                 bad = bytearray()
                 kept = 0
                 damage = []
+                completed = False
                 offset = 0
-                for item in segment.scan(path, data):
+                for item in segment.scan(path, data, legacy=store.legacy):
                     if isinstance(item, segment.Damage):
+                        if item.complete:
+                            completed = True  # its record was kept just above
+                            continue
                         damage.append(item)
                         bad += data[item.offset : item.offset + item.length]
                         offset = item.offset + item.length
                         continue
-                    end = data.index(b"\n", offset) + 1
-                    good.append(data[offset:end])
-                    offset = end
+                    end = data.find(b"\n", offset) + 1
+                    if not end:  # a whole record whose newline alone is missing
+                        good.append(data[offset:] + b"\n")
+                        offset = len(data)
+                    else:
+                        good.append(data[offset:end])
+                        offset = end
                     kept += item[0] == segment.DOCUMENT
-                if not damage:
+                if not damage and not completed:
                     continue
-                details = "; ".join(
-                    f"byte {d.offset} ({d.length} bytes): {d.reason}" for d in damage
-                )
-                saved = store.set_aside(path, damage[0].offset, bytes(bad), details)
+                if damage:
+                    details = "; ".join(
+                        f"byte {d.offset} ({d.length} bytes): {d.reason}" for d in damage
+                    )
+                    saved = store.set_aside(path, damage[0].offset, bytes(bad), details)
+                    result.set_aside.append(saved)
+                    log.warning(
+                        "%s: kept %d records, moved %d bytes to %s", path, kept, len(bad), saved
+                    )
+                else:
+                    log.warning("%s: added the newline the last record lacked", path)
                 write_atomic(path, b"".join(good))
                 result.files += 1
                 result.kept += kept
                 result.damaged_bytes += len(bad)
-                result.set_aside.append(saved)
-                log.warning(
-                    "%s: kept %d records, moved %d bytes to %s", path, kept, len(bad), saved
-                )
     return result
 
 
@@ -188,6 +202,8 @@ def _rewrite(store: Store, sources: list[Path], target: Path) -> None:
         if real_damage:
             raise StoreError(f"{real_damage[0]}; run `servicecycle store repair` before compacting")
     with store.write_lock.hold():
+        for path in sources:
+            store.trim_torn_tail(path)  # set aside, never dropped with the old file
         lines = [
             segment.encode(segment.DOCUMENT, record)
             for path in sources

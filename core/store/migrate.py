@@ -5,6 +5,12 @@ Schema 1 (servicecycle 0.1) kept every rating in one TinyDB JSON file,
 the old file under ``migrated/`` as a backup. It runs under the write lock and
 is safe to interrupt: partitions are built in a staging folder that becomes
 ``tables/`` with a single rename.
+
+Schema 2 checksummed each line's payload but not its kind letter. Migration
+rewrites each line's checksum to cover the kind as well, file by file with an
+atomic rename; payload bytes are kept as they are, and a line that does not
+verify is kept as it is (``store check`` goes on reporting it). A file
+interrupted half way is safe: lines already converted verify as schema 3.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import json
 import logging
 import os
 import shutil
+import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -86,3 +93,59 @@ def _retire(store: Store, source: Path) -> None:
         source.rename(backup / f"{source.name}.schema1")
         fsync_dir(backup)
         fsync_dir(store.data_dir)
+
+
+def migrate_v2(store: Store) -> int:
+    """Re-checksum every line of every partition to cover its kind; return lines changed."""
+    from .store import write_atomic
+
+    if not store.tables_dir.is_dir():
+        return 0
+    changed = files = 0
+    for folder in sorted(p for p in store.tables_dir.iterdir() if p.is_dir()):
+        for path in sorted(folder.glob("*.log")):
+            data = path.read_bytes()
+            converted, count = _reseal(data)
+            if count:
+                write_atomic(path, converted)
+                changed += count
+                files += 1
+    if changed:
+        log.warning(
+            "%s: migrated to store schema 3 (%d lines in %d files now checksum their kind)",
+            store.data_dir,
+            changed,
+            files,
+        )
+    return changed
+
+
+def _reseal(data: bytes) -> tuple[bytes, int]:
+    """``data`` with every schema-2 line's checksum made schema 3, and how many changed."""
+    lines = data.split(b"\n")
+    tail = lines.pop()  # b"" when the file ends in a newline
+    changed = 0
+    for index, line in enumerate(lines):
+        new = _resealed(line)
+        if new is not None:
+            lines[index] = new
+            changed += 1
+    out = b"\n".join(lines) + b"\n" if lines else b""
+    if tail:
+        new = _resealed(tail)
+        # a whole record whose newline alone was missing gets it; a torn write stays as it is
+        out += tail if new is None else new + b"\n"
+        changed += new is not None
+    return out, changed
+
+
+def _resealed(line: bytes) -> bytes | None:
+    """The schema-3 form of a schema-2 line whose checksum verifies, else ``None``."""
+    if len(line) < 12 or line[8:9] != b" " or line[10:11] != b" ":
+        return None
+    stated = line[:8]
+    if b"%08x" % zlib.crc32(line[9:]) == stated:
+        return None  # schema 3 already (a migration interrupted after this file)
+    if b"%08x" % zlib.crc32(line[11:]) != stated:
+        return None
+    return b"%08x %s" % (zlib.crc32(line[9:]), line[9:])

@@ -1,6 +1,6 @@
 """The data folder: layout, schema version, locks and the durable append.
 
-Layout (schema 2)::
+Layout (schema 3)::
 
     store.json                 format marker and schema version
     tables/<table>/<day>.log   one partition log per UTC day (or merged month)
@@ -30,7 +30,8 @@ from .table import LogTable, fsync_dir
 log = logging.getLogger(__name__)
 
 FORMAT = "servicecycle-store"
-SCHEMA = 2
+#: 3: each line's checksum covers its kind too (2 covered the payload only).
+SCHEMA = 3
 META = "store.json"
 #: The schema-1 layout: one TinyDB JSON file holding every rating.
 V1_FILE = "ratings.json"
@@ -65,15 +66,24 @@ class Store:
     life of this object, so a second kiosk on the same folder is refused.
     """
 
-    def __init__(self, data_dir: Path | str, *, owner: str | None = None) -> None:
+    def __init__(
+        self, data_dir: Path | str, *, owner: str | None = None, read_only: bool = False
+    ) -> None:
         self.data_dir = Path(data_dir)
+        #: Opened only to look (``store check``): no migration, no recovery, no writes.
+        self.read_only = read_only
         self.tables_dir = self.data_dir / "tables"
         self.quarantine_dir = self.data_dir / "quarantine"
         locks = self.data_dir / "locks"
-        try:
-            locks.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(f"cannot create data folder {self.data_dir}: {exc.strerror}") from exc
+        if read_only and owner is not None:
+            raise StoreError("a store opened read-only cannot have an owner")
+        if not read_only:
+            try:
+                locks.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(
+                    f"cannot create data folder {self.data_dir}: {exc.strerror}"
+                ) from exc
         self.write_lock = FileLock(locks / "write.lock")
         self.maintenance_lock = FileLock(locks / "maintenance.lock")
         self.owner_lock: FileLock | None = None
@@ -81,8 +91,8 @@ class Store:
             self._take_ownership(locks / "owner.lock", owner)
         try:
             self._open_layout()
-            self.recover()
             if owner is not None:
+                self.recover()
                 self.verify_recent()
         except BaseException:
             self.close()
@@ -110,8 +120,18 @@ class Store:
 
     def _open_layout(self) -> None:
         meta = self.data_dir / META
+        if self.read_only and not meta.exists():
+            if (self.data_dir / V1_FILE).exists():
+                raise StoreError(
+                    f"{self.data_dir}: a schema-1 data folder; open it once as its owner "
+                    f"(or with any command that writes) to migrate it to schema {SCHEMA}"
+                )
+            self.meta = {"format": FORMAT, "schema": SCHEMA}  # nothing stored yet
+            return
         if meta.exists():
             self.meta = self._read_meta(meta)
+            if self.meta["schema"] < SCHEMA and not self.read_only:
+                self._upgrade(meta)
             return
         with self.write_lock.hold():
             if meta.exists():  # another process created or migrated it meanwhile
@@ -124,6 +144,30 @@ class Store:
             self.tables_dir.mkdir(exist_ok=True)
             self.meta = {"format": FORMAT, "schema": SCHEMA, "created": _now()}
             write_atomic(meta, json.dumps(self.meta, indent=2).encode() + b"\n")
+
+    def _upgrade(self, meta: Path) -> None:
+        """Bring an older schema up to this one, once, under the write lock."""
+        from .migrate import migrate_v2
+
+        try:
+            with self.write_lock.hold(timeout=None):
+                self.meta = self._read_meta(meta)
+                if self.meta["schema"] >= SCHEMA:  # another process migrated it meanwhile
+                    return
+                migrate_v2(self)
+                self.meta = {**self.meta, "schema": SCHEMA, "migrated": _now()}
+                write_atomic(meta, json.dumps(self.meta, indent=2).encode() + b"\n")
+        except PermissionError as exc:
+            raise StoreError(
+                f"{self.data_dir}: this data folder has store schema {self.meta['schema']} and "
+                f"must be migrated to schema {SCHEMA} once, which needs write access ({exc}). "
+                "Open it once as its owner, or copy it somewhere writable first."
+            ) from None
+
+    @property
+    def legacy(self) -> bool:
+        """Whether lines carry schema-2 checksums (a read-only look at an old folder)."""
+        return self.meta["schema"] < SCHEMA
 
     def _read_meta(self, path: Path) -> dict[str, Any]:
         try:
@@ -143,9 +187,12 @@ class Store:
     def recover(self) -> int:
         """Set aside the unfinished last write of any partition; return how many were found.
 
-        Runs at every open. Under the write lock no append is in flight, so an
-        unterminated last line can only be a write a crash cut short: it was
-        never acknowledged, and is moved to ``quarantine/`` with a log line.
+        Runs when the owner (the kiosk) opens the folder; readers and
+        ``store check`` change nothing. Under the write lock no append is in
+        flight, so an unterminated last line can only be a write a crash cut
+        short: it was never acknowledged, and is moved to ``quarantine/`` with
+        a log line — unless it is a whole, verified record missing only its
+        newline, which is kept (the newline is added).
         """
         if not self.tables_dir.is_dir():
             return 0
@@ -154,7 +201,7 @@ class Store:
             with self.write_lock.hold():
                 for table in sorted(p for p in self.tables_dir.iterdir() if p.is_dir()):
                     for part in list_partitions(table)[0]:
-                        found += self._trim_torn_tail(part.path)
+                        found += self.trim_torn_tail(part.path)
         except LockTimeout:
             log.warning("%s: write lock busy; skipped crash recovery for now", self.data_dir)
         except PermissionError:
@@ -176,7 +223,7 @@ class Store:
             parts = list_partitions(table)[0]
             if not parts:
                 continue
-            for item in segment.scan(parts[-1].path):
+            for item in segment.scan(parts[-1].path, legacy=self.legacy):
                 if isinstance(item, segment.Damage) and not item.torn_tail:
                     raise StoreCorruption(item)
 
@@ -188,13 +235,15 @@ class Store:
         Serialised across processes by the write lock. A torn tail left by a
         crashed writer is set aside first, so new records never join it.
         """
+        if self.read_only:
+            raise StoreError(f"{self.data_dir} was opened read-only; nothing was written")
         try:
             with self.write_lock.hold():
                 created = not path.exists()
                 if created:
                     path.parent.mkdir(parents=True, exist_ok=True)
                 else:
-                    self._trim_torn_tail(path)
+                    self.trim_torn_tail(path)
                 write_synced(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640), lines)
                 if created:
                     fsync_dir(path.parent)
@@ -206,8 +255,14 @@ class Store:
         except OSError as exc:
             raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
-    def _trim_torn_tail(self, path: Path) -> int:
-        """If ``path`` ends mid-line, move that fragment to quarantine and cut it off."""
+    def trim_torn_tail(self, path: Path) -> int:
+        """If ``path`` ends mid-line, move that fragment to quarantine and cut it off.
+
+        A fragment that is a complete, verified record only lacks its newline:
+        the newline is added and the record stays.
+        """
+        from .segment import is_complete_line
+
         with open(path, "rb+") as handle:
             size = handle.seek(0, os.SEEK_END)
             if size == 0:
@@ -218,6 +273,12 @@ class Store:
             start = _last_line_start(handle, size)
             handle.seek(start)
             fragment = handle.read()
+            if is_complete_line(fragment):
+                handle.write(b"\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+                log.warning("%s: the last record (byte %d) lacked its newline; added", path, start)
+                return 1
             saved = self.set_aside(path, start, fragment, "unfinished last write")
             handle.truncate(start)
             handle.flush()

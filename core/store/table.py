@@ -140,7 +140,7 @@ class LogTable(Table):
         """
         doc_id = 0
         for part in self.partitions(since, until):
-            for record in _read_listed(part):
+            for record in _read_listed(part, self.store.legacy):
                 at = record.get(TIME, "")
                 if (since is not None and at < since) or (until is not None and at >= until):
                     continue
@@ -198,25 +198,28 @@ def _load(path: Path) -> bytes | None:
         raise StoreError(f"cannot read {path}: {exc.strerror}") from exc
 
 
-def _read_listed(part: Partition) -> Iterator[dict[str, Any]]:
+def _read_listed(part: Partition, legacy: bool = False) -> Iterator[dict[str, Any]]:
     """A listed partition's documents, even if compaction merged it away meanwhile."""
     data = _load(part.path)
     if data is not None:
-        yield from read_partition(part.path, data)
+        yield from read_partition(part.path, data, legacy)
     elif not part.is_month:
         # The merge wrote the month file before deleting the day files.
         month = part.path.with_name(f"{part.month}.log")
-        for record in read_partition(month):
+        for record in read_partition(month, legacy=legacy):
             if record.get(TIME, "")[:10] == part.key:
                 yield record
 
 
-def read_partition(path: Path, data: bytes | None = None) -> Iterator[dict[str, Any]]:
+def read_partition(
+    path: Path, data: bytes | None = None, legacy: bool = False
+) -> Iterator[dict[str, Any]]:
     """Stream the documents of one partition file, patches folded in, in file order.
 
     An unterminated last line is skipped (a write in progress, or one a crash
-    cut short); any other bad line raises :class:`StoreCorruption`. Memory
-    holds the file's bytes and its patches, never all its documents at once.
+    cut short) unless it is a whole, verified record; any other bad line
+    raises :class:`StoreCorruption`. Memory holds the file's bytes and its
+    patches, never all its documents at once. ``legacy``: schema-2 checksums.
     """
     if data is None:
         data = _load(path)
@@ -224,11 +227,11 @@ def read_partition(path: Path, data: bytes | None = None) -> Iterator[dict[str, 
             return
     patches: dict[Any, dict[str, Any]] = {}
     if b" P {" in data:
-        for item in segment.scan(path, data, only=segment.PATCH):
+        for item in segment.scan(path, data, only=segment.PATCH, legacy=legacy):
             if isinstance(item, tuple):
                 _, payload = item
                 patches.setdefault(payload.get(KEY), {}).update(payload.get("set", {}))
-    for item in segment.scan(path, data):
+    for item in segment.scan(path, data, legacy=legacy):
         if isinstance(item, segment.Damage):
             if item.torn_tail:
                 log.debug("%s", item)
