@@ -7,13 +7,18 @@ cycles exist, their stages and moments, and which reasons a moment offers.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .cycle import SCALES, Cycle, Moment, Stage, load_cycle
 from .errors import RatingError, ServiceCycleError
 from .plugins import PluginHost
 from .rating import FLAGS, NAME_PATTERN, Rating, new_rating_id, utc_now
+
+#: A rating's time may be this far ahead of this machine's clock (clocks differ a little).
+MAX_AHEAD = timedelta(minutes=5)
+#: Before this no rating can be real (and a UUIDv7 id cannot carry it).
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 class Catalogue:
@@ -139,6 +144,8 @@ class Catalogue:
                 language,
                 f"languages of cycle {cycle!r}: {', '.join(the_cycle.languages)}",
             )
+        if isinstance(reasons, str):
+            raise RatingError("reasons", reasons, "a list of reason ids, not one text")
         reasons = tuple(dict.fromkeys(reasons))
         offered = (*the_moment.reasons, *the_moment.praise)
         for reason in reasons:
@@ -148,14 +155,41 @@ class Catalogue:
                     reason,
                     f"reasons of moment {moment!r}: {', '.join(offered) or '(none)'}",
                 )
+            # what cannot be true: a complaint with the best face, praise with the worst
+            if score == scale and reason in the_moment.reasons:
+                raise RatingError(
+                    "reasons",
+                    reason,
+                    f"a reason for a bad moment cannot go with the top score {score}/{scale}; "
+                    f"praise for this moment: {', '.join(the_moment.praise) or '(none)'}",
+                )
+            if score == 1 and reason in the_moment.praise:
+                raise RatingError(
+                    "reasons",
+                    reason,
+                    f"praise cannot go with the lowest score 1/{scale}; reasons for a bad "
+                    f"moment: {', '.join(the_moment.reasons) or '(none)'}",
+                )
         flags = tuple(dict.fromkeys(flags))
         for flag in flags:
             if flag not in FLAGS:
                 raise RatingError("flags", flag, f"allowed flags: {', '.join(FLAGS)}")
+        now = utc_now()
         if at is None:
-            at = utc_now()
+            at = now
+        elif not isinstance(at, datetime):
+            raise RatingError("at", at, "a datetime with a time zone")
         elif at.tzinfo is None:
             raise RatingError("at", at.isoformat(), "a time with a time zone (stored as UTC)")
+        elif at > now + MAX_AHEAD:
+            raise RatingError(
+                "at",
+                at.isoformat(),
+                f"it is in the future (now is {now:%Y-%m-%d %H:%M} UTC; at most "
+                f"{MAX_AHEAD.seconds // 60} minutes ahead is taken, for clocks that differ)",
+            )
+        elif at < EARLIEST:
+            raise RatingError("at", at.isoformat(), "ratings are from the year 2000 or later")
         return Rating(
             id=id or new_rating_id(at),
             at=at.astimezone(UTC),

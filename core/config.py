@@ -18,7 +18,6 @@ import platformdirs
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     PrivateAttr,
@@ -28,7 +27,7 @@ from pydantic import (
 )
 
 from .alerting.config import NotifySettings
-from .duration import parse_duration
+from .duration import Duration
 from .errors import ConfigError
 from .pin import check_hash
 from .rating import NAME_PATTERN
@@ -40,9 +39,6 @@ CONFIG_ENV = "SERVICECYCLE_CONFIG"
 DATA_DIR_ENV = "SERVICECYCLE_DATA_DIR"
 
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN.pattern)]
-Duration = Annotated[
-    timedelta, BeforeValidator(lambda v: parse_duration(v) if isinstance(v, str) else v)
-]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _RANGE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-(([01]\d|2[0-3]):[0-5]\d|24:00)$")

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 from .errors import TemplateError
 from .reasons import Id, Reason, default_reasons
 from .text import LanguageCode, Text
-from .validation import describe, read_toml
+from .validation import data_problem, describe, read_toml
 
 #: The face scales a kiosk can show: 4 points (no neutral middle) or 5.
 SCALES: tuple[int, ...] = (4, 5)
@@ -184,6 +184,9 @@ def load_cycle(source: Path | Mapping[str, Any], *, name: str | None = None) -> 
     label = name or (str(source) if not isinstance(source, Mapping) else "<mapping>")
     if isinstance(source, Mapping):
         data: Any = source
+        problem = data_problem(data)
+        if problem:
+            raise TemplateError(label, [problem])
     else:
         try:
             data = read_toml(source)

@@ -48,7 +48,9 @@ class RatingError(ServiceCycleError):
         self.field = field
         self.value = value
         self.allowed = allowed
-        super().__init__(f"rating field {field!r}: {value!r} is not allowed; {allowed}")
+        from .text import shown
+
+        super().__init__(f"rating field {field!r}: {shown(value)} is not allowed; {allowed}")
 
 
 class StoreError(ServiceCycleError):

@@ -12,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import os
+import re
 import secrets
 import struct
 import time
@@ -23,6 +24,9 @@ from .errors import ServiceCycleError
 SECRET_FILE = "survey.key"
 DEFAULT_TTL = 7 * 24 * 3600  # a week to answer a follow-up survey
 _SIGNATURE = 16  # bytes of HMAC kept: 128 bits
+#: id (16 bytes) + expiry (4) + signature, in unpadded URL-safe base64: 48 characters.
+TOKEN_LENGTH = -(-(16 + 4 + _SIGNATURE) * 4 // 3)
+_TOKEN = re.compile(rf"[A-Za-z0-9_-]{{{TOKEN_LENGTH}}}")
 
 
 class TokenError(ServiceCycleError):
@@ -63,13 +67,14 @@ class SurveyTokens:
         return _b64(body + self._sign(body))
 
     def verify(self, token: str, now: float | None = None) -> TokenClaims:
-        """The claims of a valid token; :class:`TokenError` says why any other is refused."""
-        try:
-            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        except (ValueError, TypeError):
-            raise TokenError("malformed", "this link is not a survey link") from None
-        if len(raw) != 16 + 4 + _SIGNATURE or not token.isascii():
+        """The claims of a valid token; :class:`TokenError` says why any other is refused.
+
+        A token is exactly the characters :meth:`issue` writes: Python's base64
+        decoder would skip others (a stray ``.`` or ``!!``), so they are refused first.
+        """
+        if not isinstance(token, str) or not _TOKEN.fullmatch(token):
             raise TokenError("malformed", "this link is not a survey link")
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         body, signature = raw[:20], raw[20:]
         if not hmac.compare_digest(signature, self._sign(body)):
             raise TokenError("forged", "this survey link is not valid")

@@ -27,11 +27,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from servicecycle.core import MAX_COMMENT, MAX_CONTACT
+
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("servicecycle.survey.access")
 
-#: The largest request body accepted (a full answer is well under 5 KiB).
-MAX_BODY = 16 * 1024
+#: The largest request body accepted: a full comment and contact of 4-byte characters
+#: (emoji), each percent-encoded to 12 bytes, plus 8 KiB for the stages and the form's
+#: own fields. Limits on text are in characters, as documented; this only bounds bytes.
+MAX_BODY = (MAX_COMMENT + MAX_CONTACT) * 12 + 8 * 1024
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'none'; style-src 'self'; img-src 'self'; "

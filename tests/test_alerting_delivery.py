@@ -410,3 +410,39 @@ def test_restart_resends_nothing_already_sent_by_webhook(store, clock, http_rece
     assert len(http_receiver.requests) == 2
     keys = {r.headers["Idempotency-Key"] for r in http_receiver.requests}
     assert len(keys) == 2
+
+
+def test_a_receiver_that_refuses_is_marked_broken_and_not_asked_again_every_interval(
+    make_dispatcher, clock, http_receiver, store, caplog
+):
+    """A 4xx says the receiver's own settings are wrong: report it once, do not hammer it."""
+    http_receiver.answer(*[(404, {})] * 20)
+    dispatcher = make_dispatcher(webhook(http_receiver.url))
+    dispatcher.submit(alert())
+    with caplog.at_level(logging.ERROR):
+        dispatcher.tick()
+        assert dispatcher.flush(5)
+        for _ in range(12):  # an hour of group_interval (5m) ticks
+            dispatcher.tick(clock.advance(minutes=5))
+            assert dispatcher.flush(5)
+    assert len(http_receiver.requests) == 1
+    assert list(dispatcher.broken) == ["hook"]
+    assert "404" in dispatcher.broken["hook"][0]
+    assert caplog.text.count("receiver 'hook' is broken") == 1
+    assert [r["outcome"] for r in rows(store)] == ["queued", "failed"]
+    assert rows(store, "failed")[0]["permanent"] is True
+
+    # a restart remembers the refusal too
+    again = make_dispatcher(webhook(http_receiver.url))
+    again.submit(alert())
+    again.tick(clock.advance(minutes=5))
+    assert again.flush(5)
+    assert len(http_receiver.requests) == 1
+
+    # something new in the group is tried; the receiver, fixed meanwhile, takes it
+    http_receiver.plan.clear()
+    again.submit(alert(moment="bill-accuracy"))
+    again.tick(clock.advance(minutes=5))
+    assert again.flush(5)
+    assert len(http_receiver.requests) == 2
+    assert again.broken == {}

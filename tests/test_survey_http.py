@@ -8,11 +8,13 @@ import re
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from servicecycle.core import RatingFilter, SurveyTokens
+from servicecycle.core import RatingFilter, SurveyTokens, TokenError
 from servicecycle.core.answers import find_answer
 from servicecycle.survey import create_app
-from servicecycle.survey.security import CONTENT_SECURITY_POLICY, CSRF_COOKIE, redact
+from servicecycle.survey.security import CONTENT_SECURITY_POLICY, CSRF_COOKIE, MAX_BODY, redact
 from servicecycle.survey.strings import Strings, accepted_languages
 
 from .test_survey_support import LEAKS, client, csrf_of, kiosk_rating, make_site, path_of
@@ -288,14 +290,14 @@ def test_oversize_fields_and_bodies_are_refused_with_413(http, site):
     assert too_long_contact.status_code == 413
     huge = http.post(
         path_of(url),
-        content=b"comment=" + b"x" * (17 * 1024),
+        content=b"comment=" + b"x" * MAX_BODY,
         headers={"content-type": "application/x-www-form-urlencoded"},
     )
     assert huge.status_code == 413
 
     def chunks():  # no Content-Length: cut off while streaming
         yield b"csrf=" + csrf.encode() + b"&comment="
-        for _ in range(40):
+        for _ in range(MAX_BODY // 1024 + 2):
             yield b"y" * 1024
 
     streamed = http.post(
@@ -317,6 +319,22 @@ def test_a_full_length_comment_with_windows_line_breaks_fits(http, site):
     response = post(http, url, csrf, **{"stage-stay": "3"}, comment=comment)
     assert response.status_code == 303
     assert len(find_answer(site.store, rating).comment) == 1999  # trailing newline stripped
+
+
+@pytest.mark.parametrize("char", ["🙂", "é", "中", "a"])
+def test_the_comment_limit_counts_characters_not_bytes(http, site, char):
+    """2000 emoji (8000 bytes, 24,000 once percent-encoded) are 2000 characters."""
+    rating, url = kiosk_rating(site)
+    _, csrf = open_form(http, url)
+    too_long = post(http, url, csrf, **{"stage-stay": "3"}, comment=char * 2001)
+    assert too_long.status_code == 413 and "at most 2000 characters" in too_long.text
+    response = post(
+        http, url, csrf, **{"stage-stay": "3"}, comment=char * 2000, consent="yes",
+        contact=char * 200,
+    )  # fmt: skip
+    assert response.status_code == 303, response.text[:300]
+    answer = find_answer(site.store, rating)
+    assert answer.comment == char * 2000 and answer.contact == char * 200
 
 
 def test_only_url_encoded_forms_are_taken(http, site):
@@ -489,3 +507,49 @@ def test_a_non_ascii_csrf_field_is_refused_not_a_crash(http, site):
     open_form(http, url)
     response = post(http, url, "ç" * 43, **{"stage-stay": "3"})
     assert response.status_code == 403
+
+
+# -- tokens ------------------------------------------------------------------------
+
+_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+@settings(max_examples=300)
+@given(data=st.data())
+def test_any_character_outside_the_token_alphabet_makes_the_link_invalid(data):
+    """Python's base64 skips other characters; a token must not."""
+    tokens = SurveyTokens(b"k" * 32)
+    token = tokens.issue("0" * 12 + "7" + "1" * 19)
+    stray = data.draw(st.text(min_size=1, max_size=3).filter(lambda s: set(s) - set(_ALPHABET)))
+    at = data.draw(st.integers(0, len(token)))
+    with pytest.raises(TokenError) as info:
+        tokens.verify(token[:at] + stray + token[at:])
+    assert info.value.kind == "malformed"
+
+
+@settings(max_examples=300)
+@given(data=st.data())
+def test_a_changed_token_is_never_accepted(data):
+    tokens = SurveyTokens(b"k" * 32)
+    token = tokens.issue("0" * 12 + "7" + "1" * 19)
+    at = data.draw(st.integers(0, len(token) - 1))
+    char = data.draw(st.sampled_from(_ALPHABET).filter(lambda c: c != token[at]))
+    changed = token[:at] + char + token[at + 1 :]
+    try:
+        claims = tokens.verify(changed)
+    except TokenError as exc:
+        assert exc.kind in ("malformed", "forged")
+    else:  # only the unused low bits of the last character: the same bytes
+        assert at == len(token) - 1 and claims == tokens.verify(token)
+
+
+def test_stray_characters_in_a_link_get_the_invalid_link_page(http, site):
+    _, url = kiosk_rating(site)
+    for path in (
+        path_of(url) + ".",
+        path_of(url) + "!!",
+        path_of(url)[:12] + "." + path_of(url)[12:],
+    ):
+        response = http.get(path)
+        assert response.status_code == 400, path
+        assert "This link is not valid" in response.text

@@ -5,10 +5,10 @@ calls :meth:`Dispatcher.tick` every few seconds; everything else happens here.
 See ``docs/notifications.md``.
 """
 
+from ..duration import parse_interval
 from .config import NotifySettings, ReceiverConfig, Route
 from .delivery import RetryPolicy
 from .dispatcher import Dispatcher
-from .durations import parse_interval
 from .grouping import group_key, needs_update
 from .matchers import Matcher, parse_matchers
 from .notification import DeliveryError, Notification, NotifiedAlert, Notifier

@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from .durations import Duration, PositiveDuration
+from ..duration import Duration, PositiveDuration
 from .matchers import Matchers
 from .notifiers import BUILTIN_SETTINGS
 from .quiet import QuietHours

@@ -66,7 +66,7 @@ class DeliveryWorker:
         notifier: Notifier,
         policy: RetryPolicy,
         journal: Journal,
-        on_done: Callable[[Notification, bool], None],
+        on_done: Callable[[Notification, bool, str | None], None],
     ) -> None:
         self.receiver = receiver
         self.notifier = notifier
@@ -157,7 +157,7 @@ class DeliveryWorker:
                 notification.group_key,
                 len(notification.alerts),
             )
-            self.on_done(notification, True)
+            self.on_done(notification, True, None)
             return
         if retryable and attempt < self.policy.max_attempts:
             delay = self.policy.delay(attempt, retry_after)
@@ -188,5 +188,6 @@ class DeliveryWorker:
             why,
             error,
         )
-        self.journal.record(notification, FAILED, attempt, error)
-        self.on_done(notification, False)
+        self.journal.record(notification, FAILED, attempt, error, permanent=not retryable)
+        # a refusal (HTTP 4xx, a plugin's error) says the receiver itself must be fixed
+        self.on_done(notification, False, None if retryable else error)

@@ -103,7 +103,10 @@ class Dispatcher:
         self._last_refresh: datetime | None = None
         restored = self.journal.restore(history)
         self._delivered: dict[GroupId, Delivered] = restored.delivered
+        self._refused: dict[GroupId, Delivered] = restored.refused
         self._sequences: dict[GroupId, int] = restored.sequences
+        #: Receivers whose last answer was a refusal (HTTP 4xx...): why, and since when.
+        self.broken: dict[str, tuple[str, datetime]] = {}
         self._workers = {
             name: DeliveryWorker(
                 name,
@@ -359,6 +362,14 @@ class Dispatcher:
                 return notification, True
         if not needs_update(last, firing, resolved, group.route, now):
             return None, False
+        refused = self._refused.get(gid)
+        if (
+            refused is not None
+            and refused.firing == frozenset(firing)
+            and refused.resolved == frozenset(resolved)
+            and now < refused.at + group.route.repeat_interval
+        ):
+            return None, False  # the receiver refused exactly this: not again every interval
         group.held.clear()
         notification = self._notification(gid, group, firing, resolved, now)
         self._in_flight[gid] = notification
@@ -390,12 +401,31 @@ class Dispatcher:
             created_at=now,
         )
 
-    def _on_done(self, notification: Notification, delivered: bool) -> None:
+    def _on_done(
+        self, notification: Notification, delivered: bool, refusal: str | None = None
+    ) -> None:
         gid = (notification.group_key, notification.receiver)
+        receiver = notification.receiver
         with self._lock:
             self._in_flight.pop(gid, None)
+            if refusal is not None:
+                self._refused[gid] = Delivered(
+                    notification.firing, notification.resolved, self.clock(), notification.sequence
+                )
+                if receiver not in self.broken:
+                    log.error(
+                        "receiver %r is broken: %s. What it refused is not sent again until "
+                        "its alerts change or repeat_interval passes; fix its settings in [notify]",
+                        receiver,
+                        refusal,
+                    )
+                self.broken.setdefault(receiver, (refusal, self.clock()))
+                return
             if not delivered:
                 return  # the group stays due; the next group_interval tries again
+            self._refused.pop(gid, None)
+            if self.broken.pop(receiver, None) is not None:
+                log.warning("receiver %r works again", receiver)
             self._delivered[gid] = Delivered(
                 notification.firing, notification.resolved, self.clock(), notification.sequence
             )

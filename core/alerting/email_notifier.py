@@ -18,7 +18,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, SecretStr, model_validator
 
-from .durations import PositiveDuration
+from ..duration import PositiveDuration
 from .notification import DeliveryError, Notification
 from .render import DEFAULT_SUBJECT, body, check_template, subject
 from .strict import StrictModel

@@ -49,6 +49,8 @@ class Restored:
     """What the table says at start."""
 
     delivered: dict[GroupId, Delivered] = field(default_factory=dict)
+    #: The last notification each group's receiver refused for good, if it was the last word.
+    refused: dict[GroupId, Delivered] = field(default_factory=dict)
     sequences: dict[GroupId, int] = field(default_factory=dict)
     #: Deliveries with no final outcome: (notification, attempts already made).
     unfinished: list[tuple[Notification, int]] = field(default_factory=list)
@@ -78,6 +80,8 @@ class Journal:
         outcome: str,
         attempt: int,
         error: str | None = None,
+        *,
+        permanent: bool = False,
     ) -> bool:
         """Append one row; a store failure is logged (and ``False`` returned), never raised."""
         row: dict[str, Any] = {
@@ -98,6 +102,8 @@ class Journal:
         }
         if outcome == QUEUED:
             row["payload"] = notification.payload()
+        if permanent:
+            row["permanent"] = True  # refused by the receiver: not sent again as it is
         try:
             with self.write_lock:
                 self.table.insert(row)
@@ -141,13 +147,17 @@ class Journal:
                     log.warning("cannot re-read queued notification %s: %s", delivery, exc)
             elif outcome in FINAL:
                 done.add(delivery)
+                outcome_of = Delivered(
+                    firing=frozenset(row.get("firing", ())),
+                    resolved=frozenset(row.get("resolved", ())),
+                    at=parse_utc(row["at"]) or self.clock(),
+                    sequence=sequence,
+                )
                 if outcome in (SENT, SUPPRESSED):
-                    restored.delivered[gid] = Delivered(
-                        firing=frozenset(row.get("firing", ())),
-                        resolved=frozenset(row.get("resolved", ())),
-                        at=parse_utc(row["at"]) or self.clock(),
-                        sequence=sequence,
-                    )
+                    restored.delivered[gid] = outcome_of
+                    restored.refused.pop(gid, None)
+                elif row.get("permanent"):
+                    restored.refused[gid] = outcome_of
         for delivery, notification in queued.items():
             if delivery not in done:
                 restored.unfinished.append((notification, attempts.get(delivery, 0)))

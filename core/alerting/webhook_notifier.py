@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from .durations import PositiveDuration
+from ..duration import PositiveDuration
 from .notification import DeliveryError, Notification
 from .strict import StrictModel
 
