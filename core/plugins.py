@@ -4,14 +4,20 @@ Plugins are found through the ``servicecycle`` entry-point group (the built-in
 industry plugins too). Each is loaded and called in isolation: a plugin that
 fails to import, raises in a hook or hands in bad data is recorded as a
 :class:`PluginProblem` under its own name, and every other plugin still works.
+
+Hooks are called through pluggy (``pm.hook.<name>``), so call order, ``tryfirst``,
+``trylast``, ``firstresult`` and pluggy's tracing are exactly pluggy's. Isolation
+is put into each implementation when its plugin is registered, not into a call
+loop of our own; hook wrappers are refused (see :meth:`PluginHost.add`).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import wraps
 from importlib.metadata import EntryPoint, entry_points
 from types import ModuleType
 from typing import Any
@@ -112,15 +118,44 @@ class PluginHost:
         version: str | None = None,
         distribution: str | None = None,
     ) -> None:
-        """Register a plugin object under ``name`` (tests and embedders use this)."""
+        """Register a plugin object under ``name`` (tests and embedders use this).
+
+        A plugin with a hook wrapper (``wrapper=True`` or ``hookwrapper=True``) is
+        refused: a wrapper runs around every other plugin's implementations and can
+        replace or swallow their results and exceptions, which is what per-plugin
+        isolation rules out. Every other implementation is isolated (:meth:`_isolate`).
+        """
         try:
             self.pm.register(plugin, name=name)
-        except Exception as exc:  # pluggy refuses unknown hooks, bad signatures, dupes
+        except Exception as exc:  # pluggy refuses bad signatures and dupes
             self.report(name, "load", _explain(exc))
             return
+        callers = self.pm.get_hookcallers(plugin) or []
+        impls = [
+            (caller.name, impl)
+            for caller in callers
+            for impl in caller.get_hookimpls()
+            if impl.plugin is plugin
+        ]
+        wrappers = sorted({hook for hook, impl in impls if impl.wrapper or impl.hookwrapper})
+        if wrappers:
+            self.pm.unregister(plugin, name)
+            for hook in wrappers:
+                self.report(
+                    name,
+                    "load",
+                    f"hook {hook!r} is a hook wrapper (wrapper=True or hookwrapper=True); "
+                    "servicecycle calls each plugin on its own and does not support "
+                    "wrappers, so the plugin is not loaded",
+                )
+            return
+        for hook, impl in impls:
+            # pluggy read the argument names at registration and looks ``function`` up
+            # on every call, so swapping it keeps the signature and the call order.
+            impl.function = self._isolate(name, hook, impl.function)
         module = getattr(plugin, "__name__", type(plugin).__module__)
         hooks = []
-        for caller in self.pm.get_hookcallers(plugin) or []:
+        for caller in callers:
             if caller.spec is None:  # pluggy accepts unknown names; a typo is the usual cause
                 known = ", ".join(self.hook_names)
                 self.report(name, "load", f"unknown hook {caller.name!r}; known hooks: {known}")
@@ -147,48 +182,57 @@ class PluginHost:
 
     # -- calling -------------------------------------------------------------
 
-    def implementations(self, hook: str) -> Iterator[tuple[str, Callable[..., Any], list[str]]]:
-        """``(plugin name, function, argument names)`` for each implementation of ``hook``."""
-        for impl in getattr(self.pm.hook, hook).get_hookimpls():
-            yield impl.plugin_name, impl.function, list(impl.argnames)
-
-    def call_each(self, hook: str, **kwargs: Any) -> list[tuple[str, Any]]:
-        """Call every implementation of ``hook`` on its own, isolating failures.
-
-        Returns ``(plugin, result)`` for each plugin that returned normally.
-        ``kwargs`` values that are callables taking a plugin name can be bound
-        per plugin with :meth:`collect` instead.
-        """
-        results = []
-        for plugin, function, argnames in self.implementations(hook):
-            try:
-                results.append((plugin, function(**{a: kwargs[a] for a in argnames})))
-            except Exception as exc:
-                self.report(plugin, hook, _explain(exc))
-                log.exception("plugin %r failed in hook %s", plugin, hook)
-        return results
+    def call_each(self, hook: str, **kwargs: Any) -> list[Any]:
+        """Call ``hook`` on every plugin; the non-``None`` results, in call order."""
+        return self._caller(hook, firstresult=False)(**kwargs)
 
     def collect(self, hook: str, register_for: Callable[[str], Callable[..., None]]) -> None:
-        """Call a collection hook, handing each plugin its own ``register`` callback."""
-        for plugin, function, argnames in self.implementations(hook):
-            kwargs = {"register": register_for(plugin)}
-            try:
-                function(**{a: kwargs[a] for a in argnames})
-            except Exception as exc:
-                self.report(plugin, hook, _explain(exc))
+        """Call a collection hook, handing each plugin its own ``register`` callback.
+
+        It is one pluggy call, so order and tracing stay pluggy's; each implementation
+        receives ``register_for(its plugin's name)`` so core knows who registered what,
+        even when a plugin keeps the callback and calls it later.
+        """
+        self._caller(hook, firstresult=False)(register=_PerPlugin(register_for))
 
     def first(self, hook: str, **kwargs: Any) -> Any:
         """The first non-``None`` answer to a ``firstresult`` hook (failures skipped)."""
-        for plugin, function, argnames in reversed(list(self.implementations(hook))):
+        return self._caller(hook, firstresult=True)(**kwargs)
+
+    def _caller(self, hook: str, *, firstresult: bool) -> pluggy.HookCaller:
+        """pluggy's caller for ``hook``, refusing the wrong kind of call.
+
+        A ``firstresult`` hook answers one value and any other hook a list, so a
+        call of the wrong kind would hand its caller the wrong shape, silently.
+        """
+        caller = getattr(self.pm.hook, hook, None)
+        if caller is None or caller.spec is None:
+            raise ValueError(f"no hook named {hook!r}; known hooks: {', '.join(self.hook_names)}")
+        if bool(caller.spec.opts.get("firstresult")) != firstresult:
+            kind, call = ("not a", "call_each()") if firstresult else ("a", "first()")
+            raise ValueError(f"{hook!r} is {kind} firstresult hook; call it with {call}")
+        return caller
+
+    def _isolate(self, plugin: str, hook: str, function: Callable[..., Any]) -> Callable[..., Any]:
+        """``function`` reporting its own failure under ``plugin`` and answering ``None``.
+
+        pluggy drops ``None`` results and lets the next implementation answer a
+        ``firstresult`` call, so a failing plugin neither stops the others nor answers
+        for them, however the hook is called (``pm.hook.<name>`` directly too). Only
+        ``Exception`` is caught: ``KeyboardInterrupt`` and ``SystemExit`` still stop.
+        """
+
+        @wraps(function)
+        def isolated(*args: Any, **kwargs: Any) -> Any:
+            args = tuple(_bound(value, plugin) for value in args)
+            kwargs = {key: _bound(value, plugin) for key, value in kwargs.items()}
             try:
-                result = function(**{a: kwargs[a] for a in argnames})
-            except Exception as exc:
-                self.report(plugin, hook, _explain(exc))
-                log.exception("plugin %r failed in hook %s", plugin, hook)
-                continue
-            if result is not None:
-                return result
-        return None
+                return function(*args, **kwargs)
+            except Exception as exc:  # a plugin's failure is its own
+                self.report(plugin, hook, _explain(exc), exc=exc)
+                return None
+
+        return isolated
 
     def note(self, plugin: str, kind: str, item: str) -> None:
         """Remember that ``plugin`` registered ``item`` of ``kind``."""
@@ -196,10 +240,27 @@ class PluginHost:
         if info is not None:
             info.registered.setdefault(kind, []).append(item)
 
-    def report(self, plugin: str, stage: str, message: str) -> None:
+    def report(
+        self, plugin: str, stage: str, message: str, *, exc: BaseException | None = None
+    ) -> None:
+        """Record a problem of ``plugin`` and log it (with ``exc``'s traceback, if given)."""
         problem = PluginProblem(plugin, stage, message)
         self.problems.append(problem)
-        log.warning("%s", problem)
+        log.warning("%s", problem, exc_info=exc)
+
+
+@dataclass(frozen=True)
+class _PerPlugin:
+    """A hook argument each implementation receives as ``bind(its plugin's name)``."""
+
+    bind: Callable[[str], Any]
+
+    def __repr__(self) -> str:  # what pluggy's tracing shows for the argument
+        return f"<one per plugin from {getattr(self.bind, '__qualname__', self.bind)}>"
+
+
+def _bound(value: Any, plugin: str) -> Any:
+    return value.bind(plugin) if isinstance(value, _PerPlugin) else value
 
 
 def _explain(exc: BaseException) -> str:

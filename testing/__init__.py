@@ -23,7 +23,7 @@ from types import ModuleType
 from typing import Any
 
 from servicecycle.core import AlertState, PluginHost, Rating, Runtime, ServiceCycleError
-from servicecycle.core.duration import parse_duration
+from servicecycle.core.duration import parse_interval
 from servicecycle.core.plugin_check import PluginReport, check_plugins
 from servicecycle.core.rules import RuleEngine, site_ruleset
 from servicecycle.core.rules.checks import DEFAULT_START, run_rule_tests
@@ -166,4 +166,4 @@ class RuleFeed:
 
 
 def _offset(value: str | timedelta) -> timedelta:
-    return parse_duration(value) if isinstance(value, str) else value
+    return parse_interval(value)
