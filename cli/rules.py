@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
-from servicecycle.core import AlertState, RatingFilter, ServiceCycleError
+from servicecycle.core import AlertState, RatingFilter, RuleFault, ServiceCycleError, printable
 from servicecycle.core.alerting import Dispatcher
 from servicecycle.core.rules import (
     AlertBook,
@@ -26,10 +26,21 @@ from servicecycle.core.rules import (
 from servicecycle.core.rules.checks import run_rule_tests
 from servicecycle.core.rules.loader import ruleset_from_files
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False)
+from .render import console
+
+out = console(soft_wrap=True)
+err = console(stderr=True)
 
 SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
+
+
+def _severity(severity: str) -> Text:
+    return Text(printable(severity), SEVERITY_STYLE.get(severity, ""))
+
+
+def _key(key: tuple[tuple[str, str], ...]) -> str:
+    """An alert's key as ``site=a, moment=b``, shown as plain text."""
+    return printable(", ".join(f"{k}={v}" for k, v in key))
 
 
 def _parse_time(value: str | None, option: str) -> datetime | None:
@@ -48,8 +59,13 @@ def rules() -> None:
 @click.pass_obj
 def list_rules(state: object, as_json: bool) -> None:
     """Every rule, where it came from, and whether this site changed it."""
-    ruleset = site_ruleset(state.runtime)  # type: ignore[attr-defined]
-    rows = [(loaded, "active") for loaded in ruleset.rules.values()]
+    runtime = state.runtime  # type: ignore[attr-defined]
+    ruleset = site_ruleset(runtime)
+    failing = {f.rule: f for f in AlertBook(runtime.store).faults() if f.stage == "run"}
+    rows = [
+        (loaded, "failing" if loaded.rule.id in failing else "active")
+        for loaded in ruleset.rules.values()
+    ]
     rows += [(loaded, "disabled") for loaded in ruleset.disabled.values()]
     if as_json:
         click.echo(
@@ -63,6 +79,9 @@ def list_rules(state: object, as_json: bool) -> None:
                         "origin": loaded.origin,
                         "changed_by_site": loaded.changed_by_site,
                         "threshold": loaded.rule.describe_threshold(),
+                        "fault": failing[loaded.rule.id].message
+                        if loaded.rule.id in failing
+                        else None,
                     }
                     for loaded, status in rows
                 ],
@@ -72,28 +91,37 @@ def list_rules(state: object, as_json: bool) -> None:
         return
     table = Table(title="Alert rules", title_justify="left")
     table.add_column("id", no_wrap=True)
+    table.add_column("status", no_wrap=True)
     for column in ("kind", "severity", "fires on", "key", "from", "site changes"):
         table.add_column(column, overflow="fold")
     for loaded, status in sorted(rows, key=lambda r: r[0].rule.id):
         rule = loaded.rule
         style = "dim" if status == "disabled" else ""
         table.add_row(
-            rule.id,
-            rule.kind,
-            f"[{SEVERITY_STYLE.get(rule.severity, '')}]{rule.severity}[/]",
-            rule.describe_threshold(),
-            ", ".join(rule.key_by),
-            loaded.origin,
-            "; ".join(loaded.changed_by_site) or "-",
+            printable(rule.id),
+            Text(status, "bold red" if status == "failing" else ""),
+            printable(rule.kind),
+            _severity(rule.severity),
+            printable(rule.describe_threshold()),
+            printable(", ".join(rule.key_by)),
+            printable(loaded.origin),
+            printable("; ".join(loaded.changed_by_site) or "-"),
             style=style,
         )
     out.print(table)
     _print_problems(ruleset)
+    for fault in failing.values():
+        err.print(_fault_line(fault))
 
 
 def _print_problems(ruleset: RuleSet) -> None:
     for problem in ruleset.problems:
-        err.print(f"[red]✗[/] {problem}")
+        err.print(Text.assemble(("✗", "red"), f" {printable(problem)}"))
+
+
+def _fault_line(fault: RuleFault) -> Text:
+    """A broken rule, as staff read it wherever alerts are listed."""
+    return Text.assemble(("✗ ", "bold red"), printable(str(fault)))
 
 
 @rules.command()
@@ -103,10 +131,13 @@ def check(state: object, files: tuple[Path, ...]) -> None:
     """Validate rule FILES: file, line, rule id, the bad key or value and what is allowed."""
     ruleset = ruleset_from_files(files, state.runtime.catalogue)  # type: ignore[attr-defined]
     for problem in ruleset.problems:
-        out.print(f"[red]✗[/] {problem}")
+        out.print(Text.assemble(("✗", "red"), f" {printable(problem)}"))
     if ruleset.problems:
         raise SystemExit(1)
-    out.print(f"[green]✓[/] {len(ruleset.rules)} rules ok in {', '.join(map(str, files))}")
+    names = ", ".join(map(str, files))
+    out.print(
+        Text.assemble(("✓", "green"), f" {len(ruleset.rules):,} rules ok in {printable(names)}")
+    )
 
 
 @rules.command(name="test")
@@ -127,14 +158,13 @@ def test_rules(state: object, files: tuple[Path, ...]) -> None:
             results = run_rule_tests(path, runtime.catalogue, site_rules, runtime.config.site)
         for result in results:
             total += 1
-            if result.passed:
-                out.print(f"[green]PASS[/] {path}: {result.name}")
-            else:
+            mark = ("PASS", "green") if result.passed else ("FAIL", "red")
+            out.print(Text.assemble(mark, f" {printable(path)}: {printable(result.name)}"))
+            if not result.passed:
                 failed += 1
-                out.print(f"[red]FAIL[/] {path}: {result.name}")
                 for failure in result.failures:
-                    out.print(f"       {failure}")
-    out.print(f"{total - failed} passed, {failed} failed")
+                    out.print(f"       {printable(failure)}")
+    out.print(f"{total - failed:,} passed, {failed:,} failed")
     if failed:
         raise SystemExit(1)
 
@@ -168,10 +198,10 @@ def replay(
     days = len(runtime.store.ratings.table.partitions(*where.time_range()))
     fired = []
     progress = Progress(
-        TextColumn("[bold]replaying"),
+        TextColumn("replaying", style="bold", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("days"),
+        TextColumn("days", markup=False),
         TimeElapsedColumn(),
         console=err,
         transient=True,
@@ -211,20 +241,23 @@ def replay(
                 )
             )
         return
+    if not count:
+        out.print("No ratings in this period: nothing to replay.")
+        return
     table = Table(
-        title=f"Alerts that would have fired ({count} ratings replayed)", title_justify="left"
+        title=f"Alerts that would have fired ({count:,} ratings replayed)", title_justify="left"
     )
     for column in ("fired at (UTC)", "rule", "severity", "key", "summary"):
         table.add_column(column, overflow="fold")
     for alert in fired:
         table.add_row(
-            alert.since.strftime("%Y-%m-%d %H:%M"),
-            alert.rule,
-            f"[{SEVERITY_STYLE.get(alert.severity, '')}]{alert.severity}[/]",
-            ", ".join(f"{k}={v}" for k, v in alert.key),
-            alert.summary,
+            f"{alert.since:%Y-%m-%d %H:%M}",
+            printable(alert.rule),
+            _severity(alert.severity),
+            _key(alert.key),
+            printable(alert.summary),
         )
-    out.print(table if fired else f"No alert would have fired ({count} ratings replayed).")
+    out.print(table if fired else f"No alert would have fired ({count:,} ratings replayed).")
 
 
 @click.group(invoke_without_command=True)
@@ -240,8 +273,12 @@ def alerts(ctx: click.Context) -> None:
 @click.pass_obj
 def list_alerts(state: object, as_json: bool = False) -> None:
     """Alerts pending or firing now, with their response path."""
-    current = AlertBook(state.runtime.store).current()  # type: ignore[attr-defined]
+    book = AlertBook(state.runtime.store)  # type: ignore[attr-defined]
+    current = book.current()
+    faults = book.faults()
     if as_json:
+        for fault in faults:  # on stderr, so the output stays one JSON list
+            err.print(_fault_line(fault))
         click.echo(
             json.dumps(
                 [
@@ -264,19 +301,28 @@ def list_alerts(state: object, as_json: bool = False) -> None:
             )
         )
         return
+    for fault in faults:
+        out.print(_fault_line(fault))
     if not current:
         out.print("No alert is pending or firing.")
         return
     for alert in sorted(current, key=lambda a: (a.severity != "critical", a.since)):
-        style = SEVERITY_STYLE.get(alert.severity, "")
-        ack = f" · acknowledged by {alert.acknowledged_by}" if alert.acknowledged_by else ""
+        by = alert.acknowledged_by
         out.print(
-            f"[{style}]{alert.state.upper()} {alert.severity}[/] [bold]{alert.short_id}[/] "
-            f"{alert.rule} ({', '.join(f'{k}={v}' for k, v in alert.key)}) since "
-            f"{alert.since:%Y-%m-%d %H:%M} UTC{ack}"
+            Text.assemble(
+                (
+                    printable(f"{alert.state.upper()} {alert.severity}"),
+                    SEVERITY_STYLE.get(alert.severity, ""),
+                ),
+                " ",
+                (printable(alert.short_id), "bold"),
+                f" {printable(alert.rule)} ({_key(alert.key)}) since ",
+                f"{alert.since:%Y-%m-%d %H:%M} UTC",
+                f" · acknowledged by {printable(by)}" if by else "",
+            )
         )
-        out.print(f"    {alert.summary}")
-        out.print(f"    [italic]→ {alert.response}[/]")
+        out.print(f"    {printable(alert.summary)}")
+        out.print(Text(f"    → {printable(alert.response)}", "italic"))
 
 
 @alerts.command()
@@ -287,7 +333,9 @@ def list_alerts(state: object, as_json: bool = False) -> None:
 def ack(state: object, alert_id: str, by: str, note: str) -> None:
     """Acknowledge ALERT_ID (the short id from `servicecycle alerts`): repeats stop."""
     alert = AlertBook(state.runtime.store).acknowledge(alert_id, by, note)  # type: ignore[attr-defined]
-    out.print(f"acknowledged {alert.short_id} {alert.rule} by {by}")
+    out.print(
+        f"acknowledged {printable(alert.short_id)} {printable(alert.rule)} by {printable(by)}"
+    )
 
 
 @alerts.command()
@@ -301,15 +349,22 @@ def run(state: object, interval: float, once: bool) -> None:
     alerting = Alerting(runtime, dispatcher=dispatcher)
     _print_problems(alerting.ruleset)
     err.print(
-        f"evaluating {len(alerting.ruleset.active())} rules on {runtime.data_dir} "
-        f"(history window {format_duration(alerting.engine.horizon)})"
+        f"evaluating {len(alerting.ruleset.active()):,} rules on {printable(runtime.data_dir)} "
+        f"(history window {printable(format_duration(alerting.engine.horizon))})"
     )
+    reported: set[tuple[str | None, str]] = set()
     try:
         while True:
-            for alert, previous in alerting.poll():
+            transitions = alerting.poll()
+            for fault in alerting.faults():  # each broken rule once, not every tick
+                if fault.stage == "run" and (key := (fault.rule, fault.message)) not in reported:
+                    reported.add(key)
+                    err.print(_fault_line(fault))
+            for alert, previous in transitions:
                 out.print(
-                    f"{datetime.now(UTC):%H:%M:%S} {previous or 'new'} → {alert.state} "
-                    f"{alert.rule} ({', '.join(f'{k}={v}' for k, v in alert.key)}): {alert.summary}"
+                    f"{datetime.now(UTC):%H:%M:%S} {printable(previous or 'new')} → "
+                    f"{printable(alert.state)} {printable(alert.rule)} ({_key(alert.key)}): "
+                    f"{printable(alert.summary)}"
                 )
             if once:
                 dispatcher.flush(timeout=30)
@@ -347,8 +402,12 @@ def list_silences(state: object, show_all: bool = False) -> None:
     for item in found:
         matchers = ", ".join(str(m) for m in item.matchers)
         out.print(
-            f"[bold]{item.id}[/] {matchers} from {item.starts_at:%Y-%m-%d %H:%M} to "
-            f"{item.ends_at:%Y-%m-%d %H:%M} UTC by {item.created_by}: {item.comment}"
+            Text.assemble(
+                (printable(item.id), "bold"),
+                f" {printable(matchers)} from {item.starts_at:%Y-%m-%d %H:%M} to "
+                f"{item.ends_at:%Y-%m-%d %H:%M} UTC by {printable(item.created_by)}: "
+                f"{printable(item.comment)}",
+            )
         )
 
 
@@ -365,11 +424,11 @@ def add_silence(
     try:
         length = parse_duration(duration)
     except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--for") from None
+        raise click.BadParameter(printable(exc), param_hint="--for") from None
     item = _dispatcher(state).add_silence(
         list(matchers), created_by=created_by, comment=comment, duration=length
     )
-    out.print(f"silence {item.id} until {item.ends_at:%Y-%m-%d %H:%M} UTC")
+    out.print(f"silence {printable(item.id)} until {item.ends_at:%Y-%m-%d %H:%M} UTC")
 
 
 @silence.command(name="expire")
@@ -378,4 +437,4 @@ def add_silence(
 def expire_silence(state: object, silence_id: str) -> None:
     """End a silence now."""
     item = _dispatcher(state).expire_silence(silence_id)
-    out.print(f"silence {item.id} expired")
+    out.print(f"silence {printable(item.id)} expired")

@@ -38,12 +38,12 @@ from .plugins import ENTRY_POINT_GROUP, LOAD_PLUGINS_ENV, PluginHost, PluginInfo
 from .rating import FLAGS, Rating
 from .reasons import Reason, default_reasons
 from .recorder import Recorder
-from .rules import PythonRule, Rule
+from .rules import PythonRule, Rule, RuleFault
 from .runtime import Runtime
 from .session import AlertingWorker, KioskSession, Tap
 from .store import RatingFilter, Store, StoreBusy, StoreCorruption
 from .survey import URL_PLACEHOLDERS, survey_url
-from .text import pick
+from .text import pick, printable
 from .tokens import SurveyTokens, TokenClaims, TokenError
 
 __all__ = [
@@ -85,6 +85,7 @@ __all__ = [
     "Reason",
     "Recorder",
     "Rule",
+    "RuleFault",
     "Runtime",
     "ServiceCycleError",
     "SiteSettings",
@@ -112,6 +113,7 @@ __all__ = [
     "load_cycle",
     "moment_figures",
     "pick",
+    "printable",
     "record_answer",
     "survey_url",
 ]

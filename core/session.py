@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from .alert import Alert
 from .cycle import Cycle, Moment, Stage
@@ -26,6 +26,9 @@ from .runtime import Runtime
 from .store import RatingFilter
 from .survey import survey_url
 from .tokens import SurveyTokens
+
+if TYPE_CHECKING:
+    from .rules import RuleFault
 
 log = logging.getLogger(__name__)
 
@@ -154,9 +157,10 @@ class KioskSession:
     def _follow_up(self, score: int) -> tuple[FollowUp, list[tuple[str, str]]]:
         kiosk = self.config.kiosk
         high = kiosk.high_threshold if kiosk.high_threshold is not None else self.scale - 1
-        if score <= kiosk.low_threshold and self.moment.reasons:
+        # never a complaint after the best face, nor praise after the worst (core refuses both)
+        if score <= kiosk.low_threshold and score < self.scale and self.moment.reasons:
             ids, kind = list(self.moment.reasons[:6]), "reasons"
-        elif high and score >= high and self.moment.praise:
+        elif high and score >= high and score > 1 and self.moment.praise:
             ids, kind = list(self.moment.praise[:6]), "praise"
         else:
             return None, []
@@ -189,6 +193,12 @@ class KioskSession:
                 encoded = hash_pin(DEFAULT_PIN, iterations=1000)
             self._pin = PinGuard(encoded, clock=self._clock)
         return self._pin.check(pin)
+
+    def pin_locked_for(self) -> float:
+        """Seconds until a PIN is checked again after repeated wrong ones (0.0: not locked)."""
+        if self._pin is None:
+            return 0.0
+        return max(0.0, self._pin.locked_until - self._clock())
 
     def switch_moment(self, moment_id: str) -> None:
         _, self.stage, self.moment = self.runtime.catalogue.moment(self.cycle.id, moment_id)
@@ -238,12 +248,18 @@ class AlertingWorker:
         self._thread.start()
 
     def _run(self) -> None:
+        failing = ""  # the last failure, logged once however often it repeats
         while not self._stop.is_set():
             try:
                 with self._lock:
                     self.alerting.poll()
-            except Exception:  # keep evaluating: one bad poll must not end alerting
-                log.exception("alert evaluation failed; retrying")
+                if failing:
+                    log.warning("alert evaluation works again")
+                failing = ""
+            except Exception as exc:  # keep evaluating: one bad poll must not end alerting
+                if str(exc) != failing:
+                    log.exception("alert evaluation failed; retrying every %.0f s", self.interval)
+                failing = str(exc) or type(exc).__name__
             try:
                 self.upkeep.step()
             except Exception:  # a report can always scan what is missing: never stop alerting
@@ -258,6 +274,11 @@ class AlertingWorker:
     def acknowledge(self, alert_id: str, by: str) -> Alert:
         with self._lock:
             return self.alerting.acknowledge(alert_id, by)
+
+    def faults(self) -> list[RuleFault]:
+        """Rules not loaded or failing since alerting started (for the staff screen)."""
+        with self._lock:
+            return self.alerting.faults()
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()

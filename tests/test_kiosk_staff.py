@@ -6,7 +6,16 @@ import threading
 
 from textual.widgets import DataTable, OptionList, TabbedContent
 
-from servicecycle.core import Store, hash_pin
+from servicecycle.core import (
+    KioskSession,
+    PluginHost,
+    PythonRule,
+    Runtime,
+    Store,
+    hash_pin,
+    hookimpl,
+)
+from servicecycle.kiosk import KioskApp
 from servicecycle.kiosk.screens import (
     AttractScreen,
     PinScreen,
@@ -16,6 +25,7 @@ from servicecycle.kiosk.screens import (
 )
 
 from .test_kiosk_support import (
+    BUILTIN,
     FakeClock,
     data_dir,
     kiosk_host,
@@ -27,6 +37,7 @@ from .test_kiosk_support import (
     screen_text,
     stored,
     wait_for,
+    write_config,
 )
 
 __all__ = ["data_dir", "kiosk_host", "make_app", "make_runtime"]
@@ -103,12 +114,12 @@ async def test_wrong_pins_lock_the_pad_and_the_wait_is_shown(make_app):
         pad = await on_screen(pilot, PinScreen)
         await pilot.press(*"1111", "enter")  # typed like staff would
         await wait_for(pilot, lambda: not pad.checking and "Wrong PIN" in screen_text(app))
-        for _ in range(2):  # two more, straight onto the pad
-            for key in ("9", "9", "9", "9", "ok"):
-                pad.press(key)
-            await wait_for(pilot, lambda: not pad.checking)
+        for key in ("9", "9", "9", "9", "ok"):  # a second one, straight onto the pad
+            pad.press(key)
+        await wait_for(pilot, lambda: not pad.checking)
         assert "Wrong PIN" in screen_text(app)
-        await pilot.press(*"1111", "enter")  # the pad is locked now: core says how long
+        for key in ("9", "9", "9", "9", "ok"):  # the third locks the pad: it says so at once
+            pad.press(key)
         await wait_for(pilot, lambda: "Try again in 30 s" in screen_text(app))
         await pilot.press(*PIN, "enter")  # ignored while locked
         await pilot.pause(0.1)
@@ -144,7 +155,7 @@ async def test_todays_figures_per_moment(make_app):
         await staff_menu(pilot)
         table = app.screen.query_one("#today", DataTable)
         await wait_for(pilot, lambda: table.row_count == 1)
-        row = table.get_row_at(0)
+        row = [str(cell) for cell in table.get_row_at(0)]
         assert row[0] == "★ How were you welcomed by our driver on arrival?"
         assert row[1:5] == ["3", "2.67", "+1.83", "67%"]  # target 4.5 on this moment
         assert row[5] == "I waited too long (1)"
@@ -181,9 +192,70 @@ async def test_firing_alerts_show_their_response_path_and_can_be_acknowledged(ma
     assert [a["by"] for a in acks] == ["staff at kiosk kiosk-1"]
 
 
+def _raising(observations, now):
+    raise RuntimeError("[/x] not [bold]markup[/bold]")
+
+
+class BrokenRules:
+    """One rule that fails while running, one that cannot be loaded."""
+
+    @hookimpl
+    def register_rules(self, register):
+        register(
+            PythonRule(id="x.raises", summary="x", response="y", window="10m", evaluate=_raising)
+        )
+        register(
+            {
+                "id": "x.bad",
+                "kind": "single",
+                "when": {"score": 1},
+                "summary": "{site:d}",
+                "response": "y",
+            }
+        )
+
+
+@kiosk_test
+async def test_staff_see_which_rules_are_broken_and_the_others_still_alert(tmp_path, data_dir):
+    host = PluginHost.discover(only=BUILTIN)  # its own: the shared host stays as it is
+    host.add(BrokenRules(), "x")
+    config = write_config(
+        tmp_path, PIN_CONFIG + 'cycle = "hotel-guest"\nmoment = "bill-accuracy"\n'
+    )
+    runtime = Runtime.open(config, data_dir=data_dir, plugins=host)
+    clock = FakeClock()
+    app = KioskApp(
+        KioskSession(runtime, clock=clock),
+        clock=clock,
+        alerting=True,
+        alert_interval=0.05,
+        retry_seconds=0.05,
+        tick_seconds=0.02,
+    )
+    async with app.run_test(size=(100, 40)) as pilot:
+        await ready(pilot)
+        await wait_for(pilot, lambda: app.alerting is not None)
+        await pilot.press("1")
+        await on_screen(pilot, ReasonsScreen)
+        await pilot.press("0")
+        await on_screen(pilot, ThanksScreen)
+        await wait_for(pilot, lambda: app.alerting.alerts())
+        await wait_for(pilot, lambda: len(app.alerting.faults()) == 2)
+        await staff_menu(pilot)
+        app.screen.query_one(TabbedContent).active = "tab-alerts"
+        await wait_for(pilot, lambda: "Duty manager" in screen_text(app))
+        text = screen_text(app)
+        assert "Rule x.raises is not working, so it cannot alert: RuntimeError: [/x] not" in text
+        assert "[bold]markup[/bold]" in text
+        assert "Rule x.bad could not be loaded:" in text
+        assert "A guest rated the bill 1/5" in text  # the good rules went on
+    runtime.close()
+
+
 @kiosk_test
 async def test_staff_switch_the_moment_the_kiosk_asks_about(make_app, data_dir):
-    app = make_app(PIN_CONFIG)
+    clock = FakeClock()
+    app = make_app(PIN_CONFIG, clock=clock)
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         staff = await staff_menu(pilot)
@@ -200,6 +272,7 @@ async def test_staff_switch_the_moment_the_kiosk_asks_about(make_app, data_dir):
         screen = await on_screen(pilot, AttractScreen)
         await wait_for(pilot, lambda: "How was the wait to check in?" in screen_text(app))
         assert screen is app.screen
+        clock.advance(app.STAFF_KEYS_SECONDS)  # a customer, not the staff's keys (see app)
         await pilot.press("3")
         await on_screen(pilot, ThanksScreen)
     [rating] = stored(data_dir)

@@ -1,7 +1,7 @@
 """Alert rules: declarative conditions on ratings, windows, and the alert lifecycle."""
 
 from ..duration import format_duration, parse_duration
-from .book import AlertBook
+from .book import AlertBook, RuleFault
 from .conditions import FIELDS, ConditionError, compile_conditions
 from .engine import RuleEngine, Transition
 from .loader import LoadedRule, RuleProblem, RuleSet, load_rules_file, load_ruleset
@@ -18,6 +18,7 @@ __all__ = [
     "PythonRule",
     "Rule",
     "RuleEngine",
+    "RuleFault",
     "RuleProblem",
     "RuleSet",
     "Transition",

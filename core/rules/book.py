@@ -1,12 +1,15 @@
 """The alert book: every alert transition and acknowledgement, kept in the store.
 
 A restart reads the book back, so a firing alert is neither lost nor
-announced again; staff acknowledgements live here too.
+announced again; staff acknowledgements live here too. So do broken rules:
+each start of the rule engine, the rules it could not load, and a rule's
+first failure while running, so staff see them wherever alerts are shown.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,9 +21,60 @@ from ..store import Store
 TABLE = "alerts"
 
 
+@dataclass(frozen=True)
+class RuleFault:
+    """A rule that is not working: refused when loading, or failing while running."""
+
+    rule: str | None  # None when the problem is a whole file (malformed TOML, say)
+    message: str
+    at: datetime
+    stage: str  # "load" or "run"
+
+    def __str__(self) -> str:
+        what = "not loaded" if self.stage == "load" else "failing"
+        return f"rule {self.rule or '(file)'} {what}: {self.message}"
+
+
 class AlertBook:
     def __init__(self, store: Store) -> None:
         self.table = store.table(TABLE)
+
+    def record_start(self, problems: Iterable[tuple[str | None, str]]) -> None:
+        """The rule engine starts: earlier faults are forgotten, load problems noted."""
+        now = datetime.now(UTC)
+        self.table.insert({"id": new_rating_id(now), "at": format_time(now), "event": "start"})
+        for rule, message in problems:
+            self.record_fault(rule, message, stage="load")
+
+    def record_fault(self, rule: str | None, message: str, *, stage: str = "run") -> None:
+        now = datetime.now(UTC)
+        self.table.insert(
+            {
+                "id": new_rating_id(now),
+                "at": format_time(now),
+                "event": "fault",
+                "rule": rule,
+                "message": message,
+                "stage": stage,
+            }
+        )
+
+    def faults(self) -> list[RuleFault]:
+        """Rules broken since the rule engine last started."""
+        found: dict[tuple[str | None, str], RuleFault] = {}
+        for record in self.table:
+            event = record.get("event")
+            if event == "start":
+                found.clear()
+            elif event == "fault":
+                fault = RuleFault(
+                    record.get("rule"),
+                    str(record.get("message", "")),
+                    parse_time(record["at"]),
+                    str(record.get("stage", "run")),
+                )
+                found.setdefault((fault.rule, fault.message), fault)
+        return list(found.values())
 
     def record(self, alert: Alert, previous: AlertState | None) -> None:
         self.table.insert(
@@ -74,8 +128,11 @@ class AlertBook:
         acks: dict[str, str] = {}
         for record in self.table:
             fingerprint = record.get("fingerprint")
-            if record.get("event") == "ack":
+            event = record.get("event")
+            if event == "ack":
                 acks[fingerprint] = record.get("by", "")
+                continue
+            if event != "state":
                 continue
             alert = alert_from_record(record)
             latest[fingerprint] = alert

@@ -22,29 +22,26 @@ expected at given times::
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..alert import AlertState
 from ..catalogue import Catalogue
 from ..config import SiteSettings
-from ..duration import format_duration, parse_duration
+from ..duration import Duration, format_duration
 from ..errors import ServiceCycleError
-from ..validation import describe
+from ..validation import TomlError, describe, parse_toml
 from .engine import RuleEngine
 from .loader import AnyRule, ruleset_from_files
 
 #: A Monday morning, so opening hours and time-of-day conditions behave predictably.
 DEFAULT_START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
-Offset = Annotated[
-    timedelta, BeforeValidator(lambda v: parse_duration(v) if isinstance(v, str) else v)
-]
+Offset = Duration
 
 
 class TestRating(BaseModel):
@@ -111,12 +108,12 @@ def run_rule_tests(
     """Run every test of a test file; raise ServiceCycleError if the file itself is bad."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = parse_toml(path.read_text(encoding="utf-8"))
         spec = TestFile.model_validate(data)
     except (OSError, UnicodeDecodeError) as exc:
         raise ServiceCycleError(f"cannot read rule tests {path}: {exc}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ServiceCycleError(f"{path}: malformed TOML: {exc}") from exc
+    except TomlError as exc:
+        raise ServiceCycleError(f"{path}: {exc}") from exc
     except ValidationError as exc:
         lines = "\n".join(f"  - {line}" for line in describe(exc, TestFile))
         raise ServiceCycleError(f"bad rule test file {path}:\n{lines}") from exc

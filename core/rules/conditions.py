@@ -18,6 +18,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..text import shown
+
 #: What a compiled condition is asked about: a rating, plus facts core derives.
 Subject = Any  # an object with the FIELDS below as attributes (see engine.Observation)
 Predicate = Callable[[Subject], bool]
@@ -89,7 +91,7 @@ def _always(_: Subject) -> bool:
 def _compile_field(name: str, value: Any, where: str) -> Predicate:
     field = FIELDS.get(name)
     if field is None:
-        raise ConditionError(f"{where}: unknown field {name!r}; fields: {', '.join(FIELDS)}")
+        raise ConditionError(f"{where}: unknown field {shown(name)}; fields: {', '.join(FIELDS)}")
     if isinstance(value, Mapping):
         if len(value) != 1:
             raise ConditionError(
@@ -105,7 +107,7 @@ def _compile_field(name: str, value: Any, where: str) -> Predicate:
             operand = [value]
     if op not in field.operators:
         raise ConditionError(
-            f"{where}: unknown operator {op!r} for {field.kind} field {name!r}; "
+            f"{where}: unknown operator {shown(op)} for {field.kind} field {name!r}; "
             f"operators: {', '.join(field.operators)}"
         )
     operand = _check_operand(field, op, operand, where)
@@ -115,7 +117,7 @@ def _compile_field(name: str, value: Any, where: str) -> Predicate:
 
 def _check_operand(field: Field, op: str, operand: Any, where: str) -> Any:
     def fail(expected: str) -> ConditionError:
-        return ConditionError(f"{where}.{op} = {operand!r}: expected {expected}")
+        return ConditionError(f"{where}.{op} = {shown(operand)}: expected {expected}")
 
     if op in ("in", "not_in", "any", "all", "none"):
         if not isinstance(operand, list) or not operand:

@@ -24,12 +24,15 @@ from ..duration import format_duration
 from ..rating import Rating
 from .conditions import compile_conditions
 from .loader import AnyRule
-from .rule import PythonRule, render
+from .rule import PythonRule
+from .rule import render as _render
 
 log = logging.getLogger(__name__)
 
 Transition = tuple[Alert, AlertState | None]
 OnChange = Callable[[Alert, AlertState | None], None]
+#: Told ``(rule id, what went wrong)`` the first time a rule fails while running.
+OnFault = Callable[[str, str], None]
 
 #: A single-rating rule holds at the instant of the rating; keep_firing_for says how long it stays.
 DEFAULT_SINGLE_WINDOW = timedelta(seconds=1)
@@ -248,8 +251,12 @@ class RuleEngine:
         site: SiteSettings | None = None,
         on_change: OnChange | None = None,
         known_kiosks: Iterable[tuple[str, str]] = (),
+        on_fault: OnFault | None = None,
     ) -> None:
         self.rules = [r for r in rules if r.enabled]
+        self.on_fault = on_fault
+        #: Rules that failed while running, with the first failure: the others go on.
+        self.faults: dict[str, str] = {}
         self.catalogue = catalogue
         self.site = site or SiteSettings()
         self.on_change = on_change
@@ -309,17 +316,20 @@ class RuleEngine:
         for plan in plans:
             if (suspect and not plan.include_suspect) or (survey and not plan.include_survey):
                 continue
-            if not plan.in_scope(obs):
-                continue
-            matched = plan.matches(obs)
-            if plan.only_matches and not matched:
-                continue
-            key = plan.key_of(obs)
-            state = plan.states.get(key)
-            if state is None:
-                state = plan.states[key] = KeyState(key)
-            state.add(t, matched, obs)
-            self._evaluate(plan, state, now, transitions)
+            try:
+                if not plan.in_scope(obs):
+                    continue
+                matched = plan.matches(obs)
+                if plan.only_matches and not matched:
+                    continue
+                key = plan.key_of(obs)
+                state = plan.states.get(key)
+                if state is None:
+                    state = plan.states[key] = KeyState(key)
+                state.add(t, matched, obs)
+                self._evaluate(plan, state, now, transitions)
+            except Exception as exc:  # one broken rule never stops the others
+                self._fault(plan.id, exc)
         for plan in silences:
             if (
                 (suspect and not plan.include_suspect)
@@ -334,7 +344,10 @@ class RuleEngine:
             if state.last_seen is None or t > state.last_seen:
                 state.last_seen = t
             if state.state is not None or state.due is None:
-                self._evaluate(plan, state, now, transitions)  # the kiosk speaks again
+                try:
+                    self._evaluate(plan, state, now, transitions)  # the kiosk speaks again
+                except Exception as exc:
+                    self._fault(plan.id, exc)
         return self._emit(transitions) if transitions else transitions
 
     def amend(self, rating: Rating) -> list[Transition]:
@@ -346,31 +359,40 @@ class RuleEngine:
         obs = Observation(rating, critical, target, cycle_scale, self._zone)
         transitions: list[Transition] = []
         for plan in plans:
-            if (
-                (obs.suspect and not plan.include_suspect)
-                or (obs.survey and not plan.include_survey)
-                or not plan.in_scope(obs)
-            ):
-                continue
-            if obs.t <= self.now - plan.window:
-                continue  # already out of the window
-            key = tuple([getattr(obs, f) for f in plan.key_by])
-            state = self.states[plan.id].get(key)
-            now_matched = plan.matches(obs)
-            found = False
-            for index, (t, matched, old) in enumerate(state.events if state else ()):
-                if old.rating.id == rating.id:
-                    state.events[index] = (t, now_matched, obs)  # type: ignore[union-attr]
-                    state.matched += now_matched - matched  # type: ignore[union-attr]
-                    found = True
-                    break
-            if not found and now_matched and plan.only_matches:
-                state = self.states[plan.id].setdefault(key, KeyState(key))
-                state.add(obs.t, True, obs)
-                found = True
-            if found and state is not None:
-                self._evaluate(plan, state, self.now, transitions)
+            try:
+                self._amend(plan, rating, obs, transitions)
+            except Exception as exc:
+                self._fault(plan.id, exc)
         return self._emit(transitions)
+
+    def _amend(
+        self, plan: _Plan, rating: Rating, obs: Observation, transitions: list[Transition]
+    ) -> None:
+        """Re-match one plan's copy of a rating that got its reasons later."""
+        if (
+            (obs.suspect and not plan.include_suspect)
+            or (obs.survey and not plan.include_survey)
+            or not plan.in_scope(obs)
+        ):
+            return
+        if obs.t <= self.now - plan.window:
+            return  # already out of the window
+        key = tuple([getattr(obs, f) for f in plan.key_by])
+        state = self.states[plan.id].get(key)
+        now_matched = plan.matches(obs)
+        found = False
+        for index, (t, matched, old) in enumerate(state.events if state else ()):
+            if old.rating.id == rating.id:
+                state.events[index] = (t, now_matched, obs)  # type: ignore[union-attr]
+                state.matched += now_matched - matched  # type: ignore[union-attr]
+                found = True
+                break
+        if not found and now_matched and plan.only_matches:
+            state = self.states[plan.id].setdefault(key, KeyState(key))
+            state.add(obs.t, True, obs)
+            found = True
+        if found and state is not None:
+            self._evaluate(plan, state, self.now, transitions)
 
     def tick(self, now: datetime | None = None) -> list[Transition]:
         """Let time pass: expire windows, promote pending alerts, resolve quiet ones.
@@ -392,7 +414,10 @@ class RuleEngine:
             if state is None or state.due != due:
                 continue  # superseded by a later wake-up
             state.due = None
-            self._evaluate(self.plans[rule_id], state, due if exact else until, transitions)
+            try:
+                self._evaluate(self.plans[rule_id], state, due if exact else until, transitions)
+            except Exception as exc:
+                self._fault(rule_id, exc)
             if state.idle and state.due is None:
                 del self.states[rule_id][key]
         return self._emit(transitions) if transitions else transitions
@@ -412,8 +437,13 @@ class RuleEngine:
     def _evaluate(self, plan: _Plan, state: KeyState, now: float, out: list[Transition]) -> None:
         window = plan.window
         state.expire(now - window)
-        active = self._condition(plan, state, now)
-        self._advance(plan, state, active, now, out)
+        try:
+            active = self._condition(plan, state, now)
+        except Exception as exc:
+            # Undecided: the key stays as it is (a firing alert neither resolves nor repeats).
+            self._fault(plan.id, exc)
+        else:
+            self._advance(plan, state, active, now, out)
         # When must this key be looked at again if no rating comes?
         due = None
         if state.events:
@@ -554,24 +584,26 @@ class RuleEngine:
     ) -> Transition:
         at = datetime.fromtimestamp(now, UTC)
         filled = self._values(rule, state, now)
+
+        def render(template: str) -> str:
+            return _render(template, filled, lambda problem: self._fault(rule.id, problem))
+
         if state.alert is None or previous is None:
             state.alert = Alert(
                 rule=rule.id,
                 key=tuple(zip(rule.key_by, state.key, strict=True)),
                 state=new,
                 severity=rule.severity,
-                summary=render(rule.summary, filled),
+                summary=render(rule.summary),
                 since=at,
-                response=rule.response,
+                response=render(rule.response),
                 active_since=datetime.fromtimestamp(state.active_since or now, UTC),
                 labels=dict(rule.labels),
                 values=filled,
             )
         else:
             summary = (
-                render(rule.summary, filled)
-                if new is not AlertState.RESOLVED
-                else state.alert.summary
+                render(rule.summary) if new is not AlertState.RESOLVED else state.alert.summary
             )
             previous_alert = state.alert
             state.alert = Alert(
@@ -592,6 +624,23 @@ class RuleEngine:
             state.alert = None
             state.active_since = None
         return alert, previous
+
+    def _fault(self, rule_id: str, problem: BaseException | str) -> None:
+        """Remember a rule's first failure and say so once; it keeps being evaluated."""
+        if rule_id in self.faults:
+            return
+        if isinstance(problem, BaseException):
+            log.error("rule %r failed and is skipped where it fails", rule_id, exc_info=problem)
+            text = f"{type(problem).__name__}: {problem}".rstrip(": ")
+        else:
+            log.error("rule %r: %s", rule_id, problem)
+            text = problem
+        self.faults[rule_id] = text
+        if self.on_fault is not None:
+            try:
+                self.on_fault(rule_id, text)
+            except Exception:
+                log.exception("could not record the failure of rule %r", rule_id)
 
     def _emit(self, transitions: list[Transition]) -> list[Transition]:
         if self.on_change is not None:

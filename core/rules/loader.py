@@ -10,7 +10,6 @@ thresholds.
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +19,7 @@ from pydantic import ValidationError
 
 from ..catalogue import Catalogue
 from ..plugins import PluginHost
-from ..validation import describe
+from ..validation import TomlError, data_problem, describe, parse_toml, shown
 from .conditions import FIELDS
 from .rule import PythonRule, Rule
 
@@ -38,7 +37,7 @@ class RuleProblem:
 
     def __str__(self) -> str:
         where = f"{self.source}:{self.line}" if self.line else self.source
-        who = f" rule {self.rule!r}:" if self.rule else ""
+        who = f" rule {shown(self.rule)}:" if self.rule else ""
         return f"{where}:{who} {self.message}"
 
 
@@ -82,10 +81,9 @@ class RuleSet:
 def parse_rules_text(text: str, source: str) -> tuple[list[tuple[Rule, int]], list[RuleProblem]]:
     """Rules of a TOML text with ``[[rules]]`` tables, each with its line number."""
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        line = _line_of_toml_error(exc)
-        return [], [RuleProblem(source, line, None, f"malformed TOML: {exc}")]
+        data = parse_toml(text)
+    except TomlError as exc:
+        return [], [RuleProblem(source, exc.line, None, str(exc))]
     unknown = sorted(set(data) - {"rules", "tests"})
     problems = [
         RuleProblem(source, None, None, f"unknown top-level key {k!r}; allowed: rules, tests")
@@ -124,6 +122,11 @@ def build_rule(
     rule_id = entry.get("id") if isinstance(entry, Mapping) else None
     if not isinstance(entry, Mapping):
         return None, RuleProblem(source, line, None, "each rule must be a table")
+    if not isinstance(rule_id, str):
+        rule_id = None
+    problem = data_problem(entry)
+    if problem:
+        return None, RuleProblem(source, line, rule_id, problem)
     try:
         return Rule.model_validate(dict(entry)), None
     except ValidationError as exc:
@@ -159,11 +162,6 @@ def _key_line(text: str, start: int | None, exc: ValidationError) -> int | None:
         if re.match(rf"^\s*{re.escape(key)}\s*=", lines[index]):
             return index + 1
     return start
-
-
-def _line_of_toml_error(exc: tomllib.TOMLDecodeError) -> int | None:
-    match = re.search(r"line (\d+)", str(exc))
-    return int(match.group(1)) if match else None
 
 
 # -- plugins ----------------------------------------------------------------------

@@ -7,6 +7,7 @@ hook and the same alert lifecycle.
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -14,7 +15,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     PrivateAttr,
@@ -23,7 +23,7 @@ from pydantic import (
 )
 
 from ..alert import SEVERITIES
-from ..duration import format_duration, parse_duration
+from ..duration import Duration, format_duration, parse_interval
 from .conditions import ConditionError, Predicate, compile_conditions
 
 RULE_ID = r"^[a-z][a-z0-9._-]{0,79}$"
@@ -53,13 +53,32 @@ TEMPLATE_FIELDS: dict[str, str] = {
 }
 
 
-def _duration(value: Any) -> Any:
-    if isinstance(value, str):
-        return parse_duration(value)
-    return value
+#: What each field can hold when an alert is rendered: a template must show every one of
+#: them (ints for counts and scores, texts for the rest, "-" for a value not there).
+TEMPLATE_SAMPLES: dict[str, tuple[Any, ...]] = {
+    "rule": ("hotel.check-in-wait",),
+    "severity": ("critical", "warning", "info"),
+    "site": ("grand-kl", "-"),
+    "kiosk": ("lobby-1", "-"),
+    "cycle": ("hotel-guest", "-"),
+    "stage": ("check-in", "-"),
+    "moment": ("check-in-wait", "-"),
+    "moment_question": ("How was your wait at check-in?", "-"),
+    "score": (1, 5, "-"),
+    "count": (0, 3),
+    "samples": (0, 12),
+    "share": ("35%", "-"),
+    "mean": ("2.40", "-"),
+    "target": ("4.0", "-"),
+    "threshold": ("3.5", "-"),
+    "window": ("15m",),
+    "top_reasons": ("lost-time, indifference", "none given", "-"),
+    "quiet_for": ("45m", "-"),
+}
+#: Width and precision in a format spec beyond this are refused: an alert text is short.
+MAX_SPEC_NUMBER = 300
 
 
-Duration = Annotated[timedelta, BeforeValidator(_duration)]
 Id = Annotated[str, StringConstraints(pattern=RULE_ID)]
 
 
@@ -107,6 +126,7 @@ class Rule(BaseModel):
             except ConditionError as exc:
                 problems.append(str(exc))
         problems += template_problems(self.summary, "summary")
+        problems += template_problems(self.response, "response")
         if problems:
             raise ValueError("\n".join(problems))
         return self
@@ -228,25 +248,94 @@ def _duration_problems(rule: Rule) -> list[str]:
 
 
 def template_problems(template: str, where: str) -> list[str]:
-    """Unknown or malformed ``{fields}`` in a summary template."""
+    """Why a summary or response template could not be filled for every alert, if it cannot.
+
+    A field must be one of :data:`TEMPLATE_FIELDS`, written plainly (no ``.attr``,
+    ``[index]`` or fields inside a format spec), and its format spec and
+    conversion must work on every value that field can hold (``{count:d}``
+    does; ``{site:d}`` never does), so a rule that loads always renders.
+    """
     try:
-        names = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+        parts = list(string.Formatter().parse(template))
     except ValueError as exc:
         return [
             f"{where}: malformed template ({exc}); write fields as {{count}}, braces as {{{{ }}}}"
         ]
     problems = []
-    for name in names:
+    for _, name, spec, conversion in parts:
+        if name is None:
+            continue
+        shown = (
+            "{"
+            + name
+            + (f"!{conversion}" if conversion else "")
+            + (f":{spec}" if spec else "")
+            + "}"
+        )
         if name not in TEMPLATE_FIELDS:
+            hint = "write fields plainly, " if name and not name.isidentifier() else ""
             problems.append(
-                f"{where}: unknown field {{{name}}}; fields: {', '.join(TEMPLATE_FIELDS)}"
+                f"{where}: unknown field {shown}; {hint}fields: {', '.join(TEMPLATE_FIELDS)}"
             )
+            continue
+        problem = _spec_problem(name, spec or "", conversion)
+        if problem:
+            problems.append(f"{where}: {shown}: {problem}")
     return problems
 
 
-def render(template: str, values: dict[str, Any]) -> str:
-    """Fill a validated template; fields without a value read as '-'."""
-    return template.format_map(_Defaulting(values))
+def _spec_problem(name: str, spec: str, conversion: str | None) -> str | None:
+    if conversion is not None and conversion not in ("r", "s", "a"):
+        return f"unknown conversion !{conversion}; use !s, !r or !a"
+    if "{" in spec or "}" in spec:
+        return "a format spec cannot hold another field"
+    if any(len(n) > 3 or int(n) > MAX_SPEC_NUMBER for n in re.findall(r"\d+", spec)):
+        return f"width and precision may be at most {MAX_SPEC_NUMBER}"
+    for value in TEMPLATE_SAMPLES[name]:
+        try:
+            format(_convert(value, conversion), spec)
+        except (ValueError, TypeError) as exc:
+            kind = "a number" if isinstance(value, int) else "a text"
+            return (
+                f"the format spec {spec!r} cannot show {name} when it is {kind} ({value!r}): {exc}"
+            )
+    return None
+
+
+def _convert(value: Any, conversion: str | None) -> Any:
+    if conversion is None:
+        return value
+    if conversion in ("r", "s", "a"):
+        return {"r": repr, "s": str, "a": ascii}[conversion](value)
+    raise ValueError(f"unknown conversion !{conversion}; use !s, !r or !a")
+
+
+def render(
+    template: str, values: dict[str, Any], on_fault: Callable[[str], None] | None = None
+) -> str:
+    """Fill a validated template; fields without a value read as '-'.
+
+    Never raises: a value its format spec cannot show (a Python rule's own
+    value, say) is shown plainly instead, and ``on_fault`` hears why.
+    """
+    try:
+        return template.format_map(_Defaulting(values))
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError) as exc:
+        if on_fault is not None:
+            on_fault(f"cannot fill {template!r}: {type(exc).__name__}: {exc}")
+        return _plain(template, values)
+
+
+def _plain(template: str, values: dict[str, Any]) -> str:
+    """The template with each field's value as plain text, spec and conversion ignored."""
+    try:
+        parts = list(string.Formatter().parse(template))
+    except ValueError:
+        return template
+    return "".join(
+        literal + ("" if name is None else str(values.get(name, "-")))
+        for literal, name, _, _ in parts
+    )
 
 
 class _Defaulting(dict):
@@ -291,21 +380,22 @@ class PythonRule:
         if bad_keys:
             problems.append(f"key_by: {bad_keys} not allowed; allowed: {', '.join(KEY_FIELDS)}")
         problems += template_problems(summary, "summary")
+        problems += template_problems(response, "response")
         if problems:
             raise ValueError("\n".join(problems))
         self.id = id
         self.summary = summary
         self.response = response
         self.evaluate = evaluate
-        self.window = _duration(window)
+        self.window = parse_interval(window)
         self.severity = severity
         self.labels = dict(labels or {})
         self.key_by = tuple(key_by)
         self.cycle = cycle
         self.scope = dict(scope or {})
         self.when: dict[str, Any] = {}
-        self.for_ = _duration(for_)
-        self.keep_firing_for = _duration(keep_firing_for)
+        self.for_ = parse_interval(for_)
+        self.keep_firing_for = parse_interval(keep_firing_for)
         self.include_suspect = include_suspect
         self.include_survey = include_survey
         self.description = description

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from ..alert import Alert, AlertState
-from .book import AlertBook
+from .book import AlertBook, RuleFault
 from .engine import RuleEngine, Transition
 from .follow import RatingFollower
 from .loader import RuleSet, load_ruleset
@@ -65,12 +65,14 @@ class Alerting:
             runtime.catalogue,
             config.site,
             known_kiosks=[(config.site.id, config.kiosk.id)],
+            on_fault=self.book.record_fault,
         )
         self.follower: RatingFollower | None = None
 
     def start(self, now: datetime | None = None) -> list[Transition]:
         """Rebuild windows from recent history, take back stored alerts, announce what differs."""
         now = now or datetime.now(UTC)
+        self.book.record_start((p.rule, str(p)) for p in self.ruleset.problems)
         self.follower = RatingFollower(self.runtime.store, now - self.engine.horizon)
         for kind, rating in self.follower.poll():  # silently: these were judged before
             (self.engine.observe if kind == "new" else self.engine.amend)(rating)
@@ -110,6 +112,10 @@ class Alerting:
 
     def acknowledge(self, fingerprint: str, by: str, note: str = "") -> Alert:
         return self.book.acknowledge(fingerprint, by, note)
+
+    def faults(self) -> list[RuleFault]:
+        """Rules not loaded or failing, as staff should see them."""
+        return self.book.faults()
 
     def _changed(self, alert: Alert, previous: AlertState | None) -> None:
         self.book.record(alert, previous)

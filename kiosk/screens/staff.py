@@ -16,8 +16,9 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, DataTable, OptionList, Static, TabbedContent, TabPane
 from textual.widgets.option_list import Option
 
-from servicecycle.core import Alert, MomentFigures, ServiceCycleError
+from servicecycle.core import Alert, MomentFigures, RuleFault, ServiceCycleError
 
+from ..plain import plain, plain_cell
 from ..strings import Texts
 from .base import KioskScreen
 
@@ -46,6 +47,8 @@ class StaffScreen(KioskScreen):
         "staff.col_reasons",
         "staff.no_ratings",
         "staff.no_alerts",
+        "staff.rule_failing",
+        "staff.rule_not_loaded",
         "staff.alerting_off",
         "staff.store_error",
         "staff.loading",
@@ -79,27 +82,27 @@ class StaffScreen(KioskScreen):
     def compose(self) -> ComposeResult:
         texts = self.localise()
         with Horizontal(classes="header"):
-            yield Static(texts["staff.title"], id="staff-title", markup=False)
-            yield Button(texts["staff.back"], id="back", variant="primary")
-            yield Button(texts["staff.exit"], id="exit", variant="error")
+            yield Static(plain(texts["staff.title"]), id="staff-title")
+            yield Button(plain(texts["staff.back"]), id="back", variant="primary")
+            yield Button(plain(texts["staff.exit"]), id="exit", variant="error")
         if self.session.default_pin_in_use:
-            yield Static(texts["staff.demo_pin"], id="demo-pin", markup=False)
+            yield Static(plain(texts["staff.demo_pin"]), id="demo-pin")
         with TabbedContent(id="staff-tabs"):
-            with TabPane(texts["staff.tab_today"], id="tab-today"):
-                yield Static(texts["staff.loading"], id="today-note", markup=False)
+            with TabPane(plain(texts["staff.tab_today"]), id="tab-today"):
+                yield Static(plain(texts["staff.loading"]), id="today-note")
                 yield DataTable(id="today", cursor_type="row", zebra_stripes=True)
-            with TabPane(texts["staff.tab_alerts"], id="tab-alerts"):
+            with TabPane(plain(texts["staff.tab_alerts"]), id="tab-alerts"):
                 yield VerticalScroll(id="alerts")
-            with TabPane(texts["staff.tab_moment"], id="tab-moment"):
-                yield Static(self._now_asking(), id="now-asking", markup=False)
-                yield Static(texts["staff.switch_hint"], markup=False)
+            with TabPane(plain(texts["staff.tab_moment"]), id="tab-moment"):
+                yield Static(plain(self._now_asking()), id="now-asking")
+                yield Static(plain(texts["staff.switch_hint"]))
                 yield OptionList(*self._moment_options(), id="moments")
 
     def on_mount(self) -> None:
         table = self.query_one("#today", DataTable)
         for key in ("col_moment", "col_count", "col_mean", "col_gap", "col_negative"):
-            table.add_column(self.texts[f"staff.{key}"], key=key)
-        table.add_column(self.texts["staff.col_reasons"], key="col_reasons")
+            table.add_column(plain_cell(self.texts[f"staff.{key}"]), key=key)
+        table.add_column(plain_cell(self.texts["staff.col_reasons"]), key="col_reasons")
         self.load_today()
         self.load_alerts()
 
@@ -112,13 +115,18 @@ class StaffScreen(KioskScreen):
             figures = await self.kiosk.store.run(self.session.today)
         except ServiceCycleError as exc:
             log.error("staff screen: today's figures unavailable: %s", exc)
-            note.update(self.texts["staff.store_error"])
+            figures = None
+        if not self.is_active:
+            return  # the menu was left while core worked: nothing here to fill in
+        if figures is None:
+            note.update(plain(self.texts["staff.store_error"]))
             return
         table = self.query_one("#today", DataTable)
         table.clear()
         for entry in figures:
-            table.add_row(*self._figure_row(entry), key=f"{entry.cycle}/{entry.moment}")
-        note.update("" if figures else self.texts["staff.no_ratings"])
+            key = f"{entry.cycle}/{entry.moment}"
+            table.add_row(*(plain_cell(cell) for cell in self._figure_row(entry)), key=key)
+        note.update(plain("" if figures else self.texts["staff.no_ratings"]))
         note.display = not figures
 
     def _figure_row(self, entry: MomentFigures) -> tuple[str, ...]:
@@ -149,46 +157,56 @@ class StaffScreen(KioskScreen):
         worker = self.kiosk.alerting
         if worker is None:
             await box.remove_children()
-            await box.mount(Static(self.texts["staff.alerting_off"], classes="note"))
+            await box.mount(Static(plain(self.texts["staff.alerting_off"]), classes="note"))
             return
         try:
             alerts = await asyncio.to_thread(worker.alerts)
+            faults = await asyncio.to_thread(worker.faults)
         except ServiceCycleError as exc:
             log.error("staff screen: alerts unavailable: %s", exc)
-            alerts = None
+            alerts, faults = None, []
+        if not self.is_active:
+            return  # the menu was left while the alert book was read
         await box.remove_children()
+        for fault in faults:  # a rule that cannot alert is itself something to act on
+            await box.mount(self._fault_card(fault))
         if alerts is None:
-            await box.mount(Static(self.texts["staff.store_error"], classes="note"))
+            await box.mount(Static(plain(self.texts["staff.store_error"]), classes="note"))
             return
         if not alerts:
-            await box.mount(Static(self.texts["staff.no_alerts"], classes="note"))
+            await box.mount(Static(plain(self.texts["staff.no_alerts"]), classes="note"))
             return
         alerts.sort(key=lambda a: (SEVERITY_ORDER.get(a.severity, 9), a.since))
         for alert in alerts:
             await box.mount(self._alert_card(alert))
+
+    def _fault_card(self, fault: RuleFault) -> Static:
+        key = "staff.rule_not_loaded" if fault.stage == "load" else "staff.rule_failing"
+        text = self.texts.fill(key, rule=fault.rule or "–", message=fault.message)
+        return Static(plain(text), classes="rule-fault")
 
     def _alert_card(self, alert: Alert) -> Vertical:
         texts = self.texts
         severity = texts.get(f"staff.severity_{alert.severity}", alert.severity)
         state = texts.get(f"staff.{alert.state.value}", alert.state.value)
         parts = [
-            Static(f"{severity} · {state} · {alert.short_id}", classes="alert-head", markup=False),
-            Static(alert.summary, classes="alert-summary", markup=False),
+            Static(plain(f"{severity} · {state} · {alert.short_id}"), classes="alert-head"),
+            Static(plain(alert.summary), classes="alert-summary"),
         ]
         if alert.response:
             parts.append(
                 Static(
-                    f"{texts['staff.response']}: {alert.response}",
+                    plain(f"{texts['staff.response']}: {alert.response}"),
                     classes="alert-response",
-                    markup=False,
                 )
             )
         if alert.acknowledged_by:
-            parts.append(
-                Static(texts.fill("staff.acked", by=alert.acknowledged_by), classes="alert-acked")
-            )
+            acked = texts.fill("staff.acked", by=alert.acknowledged_by)
+            parts.append(Static(plain(acked), classes="alert-acked"))
         else:
-            parts.append(Button(texts["staff.ack"], id=f"ack-{alert.short_id}", classes="ack"))
+            parts.append(
+                Button(plain(texts["staff.ack"]), id=f"ack-{alert.short_id}", classes="ack")
+            )
         return Vertical(*parts, classes=f"alert severity-{alert.severity}")
 
     @on(Button.Pressed, ".ack")
@@ -203,7 +221,8 @@ class StaffScreen(KioskScreen):
             await asyncio.to_thread(worker.acknowledge, short_id, self.kiosk.staff_name)
         except ServiceCycleError as exc:
             log.error("could not acknowledge alert %s: %s", short_id, exc)
-        self.load_alerts()
+        if self.is_active:
+            self.load_alerts()
 
     # -- the moment asked about ----------------------------------------------------
 
@@ -220,7 +239,7 @@ class StaffScreen(KioskScreen):
                 f"{current}{mark} {self.texts[f'stage:{stage.id}']}: "
                 f"{self.texts[f'moment:{moment.id}']}"
             )
-            options.append(Option(prompt, id=moment.id))
+            options.append(Option(plain(prompt), id=moment.id))
         return options
 
     @on(OptionList.OptionSelected, "#moments")
@@ -244,7 +263,7 @@ class StaffScreen(KioskScreen):
             self.kiosk.staff_exit()
             return
         self.exit_armed = True
-        event.button.label = self.texts["staff.exit_confirm"]
+        event.button.label = plain(self.texts["staff.exit_confirm"])
 
     def on_key(self, event: events.Key) -> None:
         if event.key == "escape":
