@@ -20,7 +20,9 @@ from typing import Any
 import click
 import platformdirs
 
-from servicecycle.core import KioskSession, ServiceCycleError, hash_pin
+from servicecycle.core import KioskSession, hash_pin, printable
+
+from .options import kiosk_moment, refuse
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +53,12 @@ def kiosk(
     """Run the rating kiosk full-screen (locked down; staff leave through the PIN menu)."""
     if ctx.invoked_subcommand is not None:
         return
-    try:
-        runtime = ctx.obj.runtime
-        session = KioskSession(runtime, cycle=cycle, moment=moment, language=lang)
-    except ServiceCycleError as exc:
-        raise click.ClickException(str(exc)) from exc
+    runtime = ctx.obj.runtime
+    the_cycle, _, the_moment = kiosk_moment(runtime, cycle, moment)
+    languages = runtime.config.kiosk.languages
+    if lang is not None and lang not in languages:
+        refuse("--lang", lang, "is not offered by this kiosk", "kiosk.languages", languages)
+    session = KioskSession(runtime, cycle=the_cycle.id, moment=the_moment.id, language=lang)
     target = (
         log_file or Path(platformdirs.user_log_dir("servicecycle", appauthor=False)) / "kiosk.log"
     )
@@ -103,7 +106,10 @@ def logs_to_file(path: Path) -> Iterator[None]:
         )
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     except OSError as exc:
-        click.echo(f"warning: cannot write the kiosk log {path}: {exc.strerror}", err=True)
+        click.echo(
+            f"warning: cannot write the kiosk log {printable(path)}: {printable(exc.strerror)}",
+            err=True,
+        )
         handler = logging.NullHandler()
     level = root.level
     for h in terminal:
@@ -140,12 +146,9 @@ def hash_pin_command() -> None:
         hide_input=True,
         confirmation_prompt="Repeat the PIN",
     )
-    try:
-        encoded = hash_pin(pin.strip())
-    except ServiceCycleError as exc:
-        raise click.ClickException(str(exc)) from exc
+    encoded = hash_pin(pin.strip())
     click.echo("# under [kiosk] in the site configuration:", err=True)
-    click.echo(f'pin_hash = "{encoded}"')
+    click.echo(f'pin_hash = "{printable(encoded)}"')
 
 
 def _main(argv: list[str]) -> None:
@@ -153,10 +156,11 @@ def _main(argv: list[str]) -> None:
     this command attached even where ``servicecycle.cli.main`` does not attach it yet."""
     from servicecycle.core import PluginHost
 
-    from .main import cli
+    from .main import cli, log_to_terminal
 
     if "kiosk" not in cli.commands:
         cli.add_command(kiosk)
+    log_to_terminal(logging.WARNING)
     host = PluginHost.discover()
     host.call_each("register_commands", cli=cli)
     cli.main(args=argv, prog_name="servicecycle", obj=host)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 from dataclasses import asdict
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
+from rich.text import Text
 
 from servicecycle.core import (
     FLAGS,
@@ -21,12 +22,14 @@ from servicecycle.core import (
     ServiceCycleError,
     export,
     load_config,
+    printable,
 )
 from servicecycle.core.alerting import collect_notifiers
 from servicecycle.core.rules import site_ruleset
 
 from . import render
 from .kiosk import kiosk
+from .options import blamed, cycles_option, kiosk_moment, refuse_unknown
 from .output import write_output
 from .plugin import plugin
 from .report import report
@@ -34,8 +37,8 @@ from .rules import alerts, rules
 from .store import store
 from .survey import survey
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+out = render.console()
+err = render.console(stderr=True)
 
 
 class Group(click.Group):
@@ -45,7 +48,27 @@ class Group(click.Group):
         try:
             return super().invoke(ctx)
         except ServiceCycleError as exc:
-            raise click.ClickException(str(exc)) from exc
+            raise click.ClickException(printable(str(exc), newlines=True)) from exc
+
+
+class PrintableFormatter(logging.Formatter):
+    """Log lines quote names, paths and plugin errors: on a terminal they are made
+    printable like every other outside text."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return printable(super().format(record), newlines=True)
+
+
+def log_to_terminal(level: int) -> None:
+    """Log to stderr through :class:`PrintableFormatter` — unless logging was set up
+    already (tests, a program embedding the CLI), as :func:`logging.basicConfig` does."""
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(PrintableFormatter("%(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+    if any(isinstance(h.formatter, PrintableFormatter) for h in root.handlers):
+        root.setLevel(level)
 
 
 class State:
@@ -94,8 +117,7 @@ def cli(ctx: click.Context, config: Path | None, data_dir: Path | None, verbose:
     Plugins supply service-cycle templates for each industry; ratings of each
     moment of truth are recorded on site and bad moments raise alerts.
     """
-    level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    log_to_terminal({0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG))
     if verbose == 0:
         logging.getLogger("servicecycle.core.plugins").setLevel(logging.ERROR)
     # main() hands in the plugins it already loaded (they may have added commands).
@@ -126,7 +148,8 @@ def plugins(state: State, as_json: bool) -> None:
     else:
         out.print("No plugins loaded.")
     if host.problems:
-        out.print("\n[bold red]Plugins with problems[/]")
+        out.print()
+        out.print(Text("Plugins with problems", render.CRITICAL))
         out.print(render.problems_text(host), end="")
 
 
@@ -141,7 +164,7 @@ def cycles(state: State, industry: str | None, lang: str, as_json: bool) -> None
     INDUSTRY (e.g. hotel, health, banking) or a cycle id limits the output.
     """
     catalogue = state.runtime.catalogue
-    selected = catalogue.select(industry)
+    selected = cycles_option(state.runtime, industry, "INDUSTRY")
     if as_json:
         click.echo(
             json.dumps([c.model_dump(mode="json") for c in selected], indent=2, ensure_ascii=False)
@@ -151,6 +174,25 @@ def cycles(state: State, industry: str | None, lang: str, as_json: bool) -> None
         out.print("No cycles loaded. Install a plugin, or check SERVICECYCLE_LOAD_PLUGINS.")
     for cycle in selected:
         out.print(render.cycle_map(cycle, catalogue.origin[cycle.id], lang))
+
+
+class WholeNumber(click.ParamType):
+    """An integer written in ASCII digits: click's ``int`` also takes "٣" or "３"."""
+
+    name = "integer"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        text = str(value).strip()
+        digits = text.removeprefix("-")
+        if not (digits.isascii() and digits.isdigit()):
+            self.fail(f"{text[:40]!r} is not a whole number written in digits 0-9", param, ctx)
+        if len(digits) > 6:
+            self.fail(f"{text[:40]!r} is far too large", param, ctx)
+        return int(text)
 
 
 def _parse_time(value: str | None, option: str) -> datetime | None:
@@ -170,14 +212,18 @@ def _parse_time(value: str | None, option: str) -> datetime | None:
 
 
 @cli.command()
-@click.option("--score", type=int, required=True, help="The rating, 1 (worst) to the scale's top.")
+@click.option(
+    "--score", type=WholeNumber(), required=True, help="The rating, 1 (worst) to the scale's top."
+)
 @click.option("--moment", help="Moment id. Default: the kiosk's configured moment.")
 @click.option("--cycle", help="Cycle id. Default: the kiosk's configured cycle.")
 @click.option(
     "--reason", "reasons", multiple=True, help="A reason id offered by the moment (repeat)."
 )
 @click.option("--lang", help="Language the customer used. Default: the kiosk's first language.")
-@click.option("--scale", type=int, help="Scale of the score (4 or 5). Default: the cycle's.")
+@click.option(
+    "--scale", type=WholeNumber(), help="Scale of the score (4 or 5). Default: the cycle's."
+)
 @click.option("--site", help="Site id. Default: from the config.")
 @click.option("--kiosk", help="Kiosk id. Default: from the config.")
 @click.option("--at", "at_text", metavar="TIME", help="When (ISO 8601 with zone). Default: now.")
@@ -202,30 +248,37 @@ def record(
 ) -> None:
     """Record one rating (for scripts, tests and back-filling paper cards)."""
     runtime = state.runtime
-    the_cycle, _, the_moment = (
-        runtime.kiosk_moment(cycle, moment)
-        if not (cycle and moment)
-        else runtime.catalogue.moment(cycle, moment)
-    )
+    the_cycle, _, the_moment = kiosk_moment(runtime, cycle, moment)
     if lang is None:
         preferred = [code for code in runtime.config.kiosk.languages if code in the_cycle.languages]
         lang = preferred[0] if preferred else the_cycle.languages[0]
-    rating = runtime.recorder.record(
-        site=site or runtime.config.site.id,
-        kiosk=kiosk or runtime.config.kiosk.id,
-        cycle=the_cycle.id,
-        moment=the_moment.id,
-        score=score,
-        scale=scale,
-        language=lang,
-        reasons=reasons,
-        flags=flags,
-        at=_parse_time(at_text, "--at"),
-    )
+    typed = {
+        "score": "--score",
+        "scale": "--scale",
+        "reasons": "--reason",
+        "language": "--lang",
+        "flags": "--flag",
+        "at": "--at",
+        "site": "--site",
+        "kiosk": "--kiosk",
+    }
+    with blamed(typed):
+        rating = runtime.recorder.record(
+            site=site or runtime.config.site.id,
+            kiosk=kiosk or runtime.config.kiosk.id,
+            cycle=the_cycle.id,
+            moment=the_moment.id,
+            score=score,
+            scale=scale,
+            language=lang,
+            reasons=reasons,
+            flags=flags,
+            at=_parse_time(at_text, "--at"),
+        )
     if as_json:
         click.echo(json.dumps(rating.to_record(), ensure_ascii=False))
     else:
-        click.echo(rating.id)
+        click.echo(printable(rating.id))
 
 
 @cli.command(name="export")
@@ -256,7 +309,13 @@ def export_command(
     moment: str | None,
     no_suspect: bool,
 ) -> None:
-    """Export ratings as CSV or JSON Lines."""
+    """Export ratings as CSV or JSON Lines.
+
+    A --site, --kiosk, --cycle or --moment that no rating, cycle or site setting
+    has is refused, listing the known values; one without ratings in the period
+    gives an empty export.
+    """
+    runtime = state.runtime
     where = RatingFilter(
         since=_parse_time(since, "--since"),
         until=_parse_time(until, "--until"),
@@ -266,10 +325,25 @@ def export_command(
         moment=moment,
         include_suspect=not no_suspect,
     )
-    ratings = state.runtime.store.ratings.query(where)
-    count = write_output(output, lambda out: export(ratings, out, fmt))  # type: ignore[arg-type]
+    ratings = runtime.store.ratings.query(where)
+    first = next(ratings, None)  # found before anything is written: a mistake writes nothing
+    if first is None:
+        refuse_unknown(
+            runtime,
+            {
+                "--site": ("site", site),
+                "--kiosk": ("kiosk", kiosk),
+                "--cycle": ("cycle", cycle),
+                "--moment": ("moment", moment),
+            },
+        )
+    found = itertools.chain([first], ratings) if first is not None else iter(())
+    count = write_output(output, lambda out: export(found, out, fmt))  # type: ignore[arg-type]
     if output is not None:
-        err.print(f"exported {count} ratings to {output}")
+        err.print(f"exported {count:,} ratings to {printable(output)}")
+    if not count:
+        filtered = no_suspect or any(v is not None for v in (site, kiosk, cycle, moment))
+        err.print("no ratings in this period" + (" match the filters" if filtered else ""))
 
 
 @cli.group()
@@ -282,7 +356,7 @@ def config() -> None:
 def config_check(file: Path) -> None:
     """Validate FILE; exit 1 with every problem listed if it is bad."""
     load_config(file)
-    click.echo(f"{file}: ok")
+    click.echo(f"{printable(file)}: ok")
 
 
 @config.command(name="show")
@@ -292,7 +366,7 @@ def config_show(state: State) -> None:
     runtime = state.runtime
     data = runtime.config.model_dump(mode="json")
     data["data_dir"] = str(runtime.data_dir)
-    click.echo(f"# from {runtime.config.source}")
+    click.echo(f"# from {printable(runtime.config.source)}")
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 
@@ -307,6 +381,7 @@ cli.add_command(kiosk)
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: load plugins once (they may add commands), then run the CLI."""
+    log_to_terminal(logging.WARNING)  # loading logs what a plugin got wrong: printable too
     host = PluginHost.discover()
     host.call_each("register_commands", cli=cli)
     cli.main(args=argv, prog_name="servicecycle", obj=host)

@@ -8,14 +8,16 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 import click
-from rich.console import Console
+from rich.text import Text
 
-from servicecycle.core import ENTRY_POINT_GROUP
+from servicecycle.core import ENTRY_POINT_GROUP, printable
 from servicecycle.core.plugin_check import check_plugins
 
+from .output import write_output
+from .render import console
 from .scaffold import render
 
-out = Console(highlight=False, soft_wrap=True)
+out = console(soft_wrap=True)
 
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,38}$")
 
@@ -46,22 +48,22 @@ def new(name: str, parent: Path) -> None:
     installed = {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
     if name in installed:
         raise click.BadParameter(
-            f"{name!r} is already the name of an installed plugin ({installed[name]}); "
+            f"{name!r} is already the name of an installed plugin ({printable(installed[name])}); "
             "choose another name",
             param_hint="NAME",
         )
     target = parent / f"servicecycle-{name.replace('_', '-')}"
     if target.exists():
-        raise click.ClickException(f"{target} already exists; nothing was written")
+        raise click.ClickException(f"{printable(target)} already exists; nothing was written")
     for relative, text in render(name).items():
-        path = target / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    out.print(f"Created plugin [bold]{name}[/] in {target}")
+        write_output(target / relative, lambda handle, text=text: handle.write(text))
+    out.print(
+        Text.assemble("Created plugin ", (printable(name), "bold"), f" in {printable(target)}")
+    )
     out.print("Next:")
-    out.print(f"  pip install -e {target}")
-    out.print(f"  servicecycle plugin check {name}")
-    out.print(f"  pytest {target}")
+    out.print(f"  pip install -e {printable(target)}")
+    out.print(f"  servicecycle plugin check {printable(name)}")
+    out.print(f"  pytest {printable(target)}")
 
 
 @plugin.command()
@@ -75,14 +77,18 @@ def check(state: object, names: tuple[str, ...], strict: bool) -> None:
     for report in reports:
         bad = report.problems or (strict and report.warnings)
         failed |= bool(bad)
-        mark = "[red]✗[/]" if bad else "[green]✓[/]"
         out.print(
-            f"{mark} [bold]{report.plugin}[/]: {len(report.cycles)} cycle(s), "
-            f"{len(report.rules)} rule(s), {report.rule_tests} rule test(s)"
+            Text.assemble(
+                ("✗", "red") if bad else ("✓", "green"),
+                " ",
+                (printable(report.plugin), "bold"),
+                f": {len(report.cycles):,} cycle(s), {len(report.rules):,} rule(s), "
+                f"{report.rule_tests:,} rule test(s)",
+            )
         )
         for problem in report.problems:
-            out.print(f"    [red]error[/] {problem}")
+            out.print(Text.assemble("    ", ("error", "red"), f" {printable(problem)}"))
         for warning in report.warnings:
-            out.print(f"    [yellow]warning[/] {warning}")
+            out.print(Text.assemble("    ", ("warning", "yellow"), f" {printable(warning)}"))
     if failed:
         raise SystemExit(1)

@@ -13,6 +13,8 @@ import time
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from servicecycle.core import printable
+
 #: Files to read before a bar is worth showing.
 SHOW_FROM = 30
 
@@ -31,10 +33,10 @@ class FileBar:
     def __call__(self, done: int, total: int) -> None:
         if self.progress is None:
             self.progress = Progress(
-                TextColumn(f"[bold]{self.label}"),
+                TextColumn(printable(self.label), style="bold", markup=False),
                 BarColumn(),
                 MofNCompleteColumn(),
-                TextColumn("files"),
+                TextColumn("files", markup=False),
                 TimeElapsedColumn(),
                 console=self.console,
                 transient=True,

@@ -1,15 +1,31 @@
-"""Drawing core's objects for a terminal with Rich (no logic of their own)."""
+"""Drawing core's objects for a terminal with Rich (no logic of their own).
+
+Text from outside — names, comments, reasons, plugin texts, rule files, paths —
+is never read as markup and never reaches the terminal with a control character
+in it. There is one way to do that here: every console comes from :func:`console`,
+which reads no markup and no emoji codes, so a ``str`` is shown as written;
+styles come only from :class:`rich.text.Text` parts; and every outside value
+goes through :func:`~servicecycle.core.printable` (``tests/test_cli_text.py``
+checks the CLI's source for both).
+"""
 
 from __future__ import annotations
 
-from rich.console import Group, RenderableType
+from typing import Any
+
+from rich.console import Console, Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from servicecycle.core import Cycle, PluginHost, pick
+from servicecycle.core import Cycle, PluginHost, pick, printable
 
 CRITICAL = "bold red"
+
+
+def console(*, stderr: bool = False, **options: Any) -> Console:
+    """A console on which a string is always plain text: no markup, no emoji codes."""
+    return Console(stderr=stderr, markup=False, emoji=False, highlight=False, **options)
 
 
 def cycle_map(cycle: Cycle, plugin: str, language: str) -> RenderableType:
@@ -23,12 +39,12 @@ def cycle_map(cycle: Cycle, plugin: str, language: str) -> RenderableType:
     table.add_column(justify="right", no_wrap=True)
     last = len(cycle.stages) - 1
     for number, stage in enumerate(cycle.stages, start=1):
-        note = Text(stage.id, "dim")
+        note = Text(printable(stage.id), "dim")
         if stage.critical:
             note.append("  ★ critical stage", style=CRITICAL)
         table.add_row(
             Text(f"{number:>2}", style="bold cyan"),
-            Text(pick(stage.name, lang, fallback), style="bold"),
+            Text(printable(pick(stage.name, lang, fallback)), style="bold"),
             note,
             "",
         )
@@ -36,8 +52,8 @@ def cycle_map(cycle: Cycle, plugin: str, language: str) -> RenderableType:
             mark, style = ("★", CRITICAL) if moment.critical else ("·", "")
             table.add_row(
                 Text(" │", "cyan"),
-                Text(f"{mark} {moment.id}", style),
-                Text(pick(moment.question, lang, fallback), style=style or "italic"),
+                Text.assemble(mark, " ", printable(moment.id), style=style),
+                Text(printable(pick(moment.question, lang, fallback)), style=style or "italic"),
                 Text(f"target {moment.target:.1f}", "dim"),
             )
         if number - 1 != last:
@@ -46,16 +62,18 @@ def cycle_map(cycle: Cycle, plugin: str, language: str) -> RenderableType:
     moments = sum(len(s.moments) for s in cycle.stages)
     header = Text()
     if cycle.description:
-        header.append(pick(cycle.description, lang, fallback) + "\n", "italic")
+        header.append(printable(pick(cycle.description, lang, fallback)) + "\n", "italic")
     header.append(
-        f"{len(cycle.stages)} stages · {moments} moments of truth · {critical} critical · "
-        f"scale 1–{cycle.scale} · languages {', '.join(cycle.languages)}\n",
+        f"{len(cycle.stages):d} stages · {moments:d} moments of truth · {critical:d} critical · "
+        f"scale 1–{cycle.scale:d} · languages {printable(', '.join(cycle.languages))}\n",
         "dim",
     )
     return Panel(
         Group(header, table),
-        title=f"[bold]{pick(cycle.name, lang, fallback)}[/] · {cycle.id}",
-        subtitle=f"industry {cycle.industry} · plugin {plugin}",
+        title=Text.assemble(
+            (printable(pick(cycle.name, lang, fallback)), "bold"), " · ", printable(cycle.id)
+        ),
+        subtitle=Text(f"industry {printable(cycle.industry)} · plugin {printable(plugin)}"),
         title_align="left",
         subtitle_align="right",
         border_style="cyan",
@@ -74,11 +92,11 @@ def plugin_table(host: PluginHost) -> Table:
             f"{kind}: {', '.join(items)}" for kind, items in info.registered.items()
         )
         table.add_row(
-            info.name,
-            info.version or "-",
-            info.module,
-            ", ".join(info.hooks) or "-",
-            registered or "-",
+            printable(info.name),
+            printable(info.version or "-"),
+            printable(info.module),
+            printable(", ".join(info.hooks) or "-"),
+            printable(registered or "-"),
         )
     return table
 
@@ -87,6 +105,6 @@ def problems_text(host: PluginHost) -> Text:
     text = Text()
     for problem in host.problems:
         text.append("✗ ", CRITICAL)
-        text.append(f"{problem.plugin}", "bold")
-        text.append(f" ({problem.stage}): {problem.message}\n")
+        text.append(printable(problem.plugin), "bold")
+        text.append(f" ({printable(problem.stage)}): {printable(problem.message, newlines=True)}\n")
     return text

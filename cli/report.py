@@ -18,7 +18,7 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
-from servicecycle.core import ServiceCycleError
+from servicecycle.core import ServiceCycleError, printable
 from servicecycle.core.reports import ReportRequest, Scope, build_report, period_from
 from servicecycle.core.reports.export import FORMATS, write_csv, write_json
 from servicecycle.core.reports.figures import MIN_ANSWERS, Figures
@@ -39,10 +39,12 @@ from servicecycle.core.reports.html import render_html
 from servicecycle.core.reports.model import CycleReport, MomentLine, Report, Slice
 from servicecycle.core.reports.trend import Comparison, Delta
 
+from . import render
+from .options import cycles_option, refuse_unknown
 from .output import write_output
 from .progress import FileBar
 
-err = Console(stderr=True, highlight=False)
+err = render.console(stderr=True)
 
 STYLES: dict[Standing, str] = {
     "meets": "green",
@@ -72,11 +74,11 @@ def _header(report: Report) -> RenderableType:
         "suspect presses included" if scope.include_suspect else "suspect presses left out",
     ]
     text = Text()
-    text.append(f"{report.period.label()} ({report.period.zone.key})", "bold")
-    text.append(f"  compared with {report.previous.label()}\n", "dim")
-    text.append(" · ".join(filters), "dim")
+    text.append(printable(f"{report.period.label()} ({report.period.zone.key})"), "bold")
+    text.append(f"  compared with {printable(report.previous.label())}\n", "dim")
+    text.append(printable(" · ".join(filters)), "dim")
     site = report.site_name or report.site_id or "all sites"
-    return Panel(text, title=f"[bold]Report card — {site}[/]", title_align="left")
+    return Panel(text, title=Text(f"Report card — {printable(site)}", "bold"), title_align="left")
 
 
 def _kpis(f: Figures, c: Comparison) -> Text:
@@ -115,7 +117,7 @@ def _service_map(cycle: CycleReport) -> Table:
     table.add_column(justify="right", no_wrap=True)
     last = len(cycle.stages)
     for number_of, stage in enumerate(cycle.stages, start=1):
-        name = Text(stage.name, "bold")
+        name = Text(printable(stage.name), "bold")
         if stage.critical:
             name.append("  ★ critical stage", CRITICAL)
         table.add_row(
@@ -129,7 +131,7 @@ def _service_map(cycle: CycleReport) -> Table:
             mark, style = ("★", CRITICAL) if line.critical else ("·", "")
             table.add_row(
                 Text(" │", "cyan"),
-                Text(f"  {mark} {line.moment}", style),
+                Text.assemble("  ", mark, " ", printable(line.moment), style=style),
                 _styled(mean_text(line.figures), line.figures),
                 Text(f"gap {gap_text(line.figures)}", STYLES[standing(line.figures)]),
                 Text(count_text(line.figures), "dim"),
@@ -161,7 +163,7 @@ def _card(lines: list[MomentLine], narrow: bool = False) -> Table:
         f = line.figures
         cells: dict[str, RenderableType] = {
             "moment of truth": Text(
-                f"{'★ ' if line.critical else '  '}{line.moment}",
+                f"{'★ ' if line.critical else '  '}{printable(line.moment)}",
                 CRITICAL if line.critical else "",
             ),
             "answers": Text(count_text(f), "" if f.count else "dim"),
@@ -187,17 +189,16 @@ def _gaps(cycle: CycleReport) -> Text:
             "dim",
         )
     for rank, line in enumerate(cycle.widest_gaps, start=1):
-        text.append(f"  {rank}. ")
-        text.append(f"{'★ ' if line.critical else ''}{line.moment}", "bold")
-        text.append(f" ({line.stage}): perceived {mean_text(line.figures)} vs promised ")
+        text.append(f"  {rank:d}. ")
+        text.append(f"{'★ ' if line.critical else ''}{printable(line.moment)}", "bold")
+        text.append(f" ({printable(line.stage)}): perceived {mean_text(line.figures)} vs promised ")
         text.append(f"{line.target:.2f}, gap ")
         text.append(gap_text(line.figures), STYLES[standing(line.figures)])
         reasons = line.figures.top_reasons(3)
         if reasons:
             count = line.figures.count
-            text.append(
-                "; reasons: " + ", ".join(f"{r} {n / count:.0%}" for r, n in reasons), "dim"
-            )
+            shares = ", ".join(f"{r} {n / count:.0%}" for r, n in reasons)
+            text.append(f"; reasons: {printable(shares)}", "dim")
         text.append("\n")
     return text
 
@@ -205,7 +206,7 @@ def _gaps(cycle: CycleReport) -> Text:
 def _trend(cycle: CycleReport) -> Text:
     values = [p.figures.index for p in cycle.series]
     shown = [v for v in values if v is not None]
-    text = Text(f"Trend per {cycle.every} (index 0–100): ", "bold")
+    text = Text(f"Trend per {printable(cycle.every)} (index 0–100): ", "bold")
     if not shown:
         return text.append("no answers", "dim")
     low, high = min(shown), max(shown)
@@ -216,7 +217,7 @@ def _trend(cycle: CycleReport) -> Text:
             level = 0 if high == low else round((value - low) / (high - low) * (len(SPARKS) - 1))
             text.append(SPARKS[level], "cyan")
     first, last = cycle.series[0].start, cycle.series[-1].start
-    return text.append(f"  {low:.0f}–{high:.0f}, {first} … {last}", "dim")
+    return text.append(f"  {low:.0f}–{high:.0f}, {printable(first)} … {printable(last)}", "dim")
 
 
 def _reasons(cycle: CycleReport) -> Text:
@@ -225,10 +226,10 @@ def _reasons(cycle: CycleReport) -> Text:
     if not reasons:
         return text.append("  none picked\n", "dim")
     peak = reasons[0][1]
-    width = max(len(r) for r, _ in reasons)
+    width = max(len(printable(r)) for r, _ in reasons)
     for reason, n in reasons:
         share = n / cycle.figures.count if cycle.figures.count else 0
-        text.append(f"  {reason:<{width}} ")
+        text.append(f"  {printable(reason):<{width}} ")
         text.append("█" * max(1, round(n / peak * 30)), "magenta")
         text.append(f" {n:,} ({share:.0%})\n", "dim")
     return text
@@ -250,7 +251,7 @@ def _slice_row(table: Table, title: str, item: Slice) -> None:
     f = item.figures
     table.add_row(
         title,
-        item.key,
+        printable(item.key),
         count_text(f),
         _styled(mean_text(f), f),
         gap_text(f),
@@ -263,7 +264,10 @@ def _cycle(cycle: CycleReport, width: int = 120) -> RenderableType:
     life = cycle.lifecycle
     parts: list[RenderableType] = [
         _kpis(cycle.figures, cycle.comparison),
-        Text(f"lifecycle: {life.phase or 'no data'} — {life.explanation}", "italic"),
+        Text(
+            f"lifecycle: {printable(life.phase or 'no data')} — {printable(life.explanation)}",
+            "italic",
+        ),
         Text("\nService map", "bold"),
         _service_map(cycle),
         Text(""),
@@ -280,8 +284,11 @@ def _cycle(cycle: CycleReport, width: int = 120) -> RenderableType:
     )
     return Group(
         Rule(
-            f"[bold]{cycle.name}[/] · {cycle.cycle} · industry {cycle.industry} · "
-            f"scale 1–{cycle.scale}",
+            Text.assemble(
+                (printable(cycle.name), "bold"),
+                f" · {printable(cycle.cycle)} · industry {printable(cycle.industry)} · "
+                f"scale 1–{cycle.scale:d}",
+            ),
             align="left",
             style="cyan",
         ),
@@ -303,8 +310,8 @@ def _survey(report: Report) -> RenderableType | None:
         for stage in cycle.stages:
             f = stage.figures
             table.add_row(
-                cycle.cycle,
-                Text(f"{'★ ' if stage.critical else ''}{stage.stage}"),
+                printable(cycle.cycle),
+                Text(f"{'★ ' if stage.critical else ''}{printable(stage.stage)}"),
                 count_text(f),
                 _styled(mean_text(f), f),
                 f"{stage.target:.2f}",
@@ -326,15 +333,21 @@ def render_terminal(report: Report, console: Console) -> None:
         console.print(survey)
     if report.unknown:
         console.print(
-            f"[dim]{report.unknown:,} rating(s) of cycles or moments no installed plugin "
-            "provides were left out.[/]"
+            Text(
+                f"{report.unknown:,} rating(s) of cycles or moments no installed plugin "
+                "provides were left out.",
+                "dim",
+            )
         )
     src = report.sources
     console.print(
-        f"[dim]mean ± 95 % t interval · CSAT = top two boxes (Wilson interval) · gap = target − "
-        f"mean · fewer than {MIN_ANSWERS} answers: too few, never ranked · * change beyond "
-        f"noise · {src.records:,} ratings in {src.partitions} file(s), {src.cached} from the "
-        f"summary cache · see docs/reports.md[/]"
+        Text(
+            f"mean ± 95 % t interval · CSAT = top two boxes (Wilson interval) · gap = target − "
+            f"mean · fewer than {MIN_ANSWERS:d} answers: too few, never ranked · * change beyond "
+            f"noise · {src.records:,} ratings in {src.partitions:,} file(s), {src.cached:,} from "
+            f"the summary cache · see docs/reports.md",
+            "dim",
+        )
     )
 
 
@@ -344,7 +357,7 @@ def render_terminal(report: Report, console: Console) -> None:
 def _write(output: Path | None, write: Callable[[TextIO], object]) -> None:
     write_output(output, write)
     if output is not None:
-        err.print(f"report written to {output}")
+        err.print(f"report written to {printable(output)}")
 
 
 @click.command()
@@ -411,10 +424,14 @@ def report(
     jobs: int | None,
 ) -> None:
     """The service map and report card: every stage in order with its score, critical
-    moments first, and where the promised and perceived service differ most."""
+    moments first, and where the promised and perceived service differ most.
+
+    A --cycle, --site, --kiosk or --lang that names nothing known is refused,
+    listing the known values.
+    """
     runtime = ctx.obj.runtime
     settings = runtime.config.site
-    cycles = frozenset(c.id for c in runtime.catalogue.select(cycle)) if cycle else None
+    cycles = frozenset(c.id for c in cycles_option(runtime, cycle)) if cycle else None
     try:
         period = period_from(since, until, settings.zone)
     except ServiceCycleError as exc:
@@ -442,6 +459,20 @@ def report(
             site_name=settings.name,
             progress=bar,
         )
+    if not result.unknown and not any(c.figures.count for c in result.cycles):
+        with FileBar("looking up the known sites, kiosks and languages", err) as bar:
+            refuse_unknown(
+                runtime,
+                {
+                    "--site": ("site", site),
+                    "--kiosk": ("kiosk", kiosk),
+                    "--lang": ("language", lang),
+                },
+                use_cache=not no_cache,
+                progress=bar,
+            )
+        if fmt != "terminal" or output is not None:
+            err.print("no ratings in this period")
     if fmt == "html":
         _write(output, lambda out: out.write(render_html(result)))
     elif fmt == "json":
@@ -449,11 +480,11 @@ def report(
     elif fmt == "csv":
         _write(output, lambda out: write_csv(result, out))
     elif output is None:
-        render_terminal(result, Console(highlight=False))
+        render_terminal(result, render.console())
     else:
         _write(
             output,
             lambda out: render_terminal(
-                result, Console(file=out, width=140, color_system=None, highlight=False)
+                result, render.console(file=out, width=140, color_system=None)
             ),
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from servicecycle.core import ServiceCycleError, SurveyTokens, survey_url
+from servicecycle.core import ServiceCycleError, SurveyTokens, printable, survey_url
 
 
 @click.group()
@@ -64,9 +64,10 @@ def serve(
         raise click.BadParameter("must start with '/', e.g. /survey", param_hint="--root-path")
     runtime = state.runtime  # type: ignore[attr-defined]
     _ = runtime.store  # open (and if needed create) the data folder before listening
+    address = f"http://{host}:{port}{root_path}/s/<token>"
     click.echo(
-        f"survey page for site {runtime.config.site.id} on http://{host}:{port}{root_path}/s/<token>"
-        f" (data: {runtime.data_dir})",
+        f"survey page for site {printable(runtime.config.site.id)} on {printable(address)}"
+        f" (data: {printable(runtime.data_dir)})",
         err=True,
     )
     run_server(
@@ -91,4 +92,4 @@ def link(state: object, rating_id: str) -> None:
         raise ServiceCycleError(f"no rating {rating_id!r} in {runtime.data_dir}")
     tokens = SurveyTokens.for_data_dir(runtime.data_dir)
     token = tokens.issue(rating.id, ttl=int(runtime.config.survey.token_ttl.total_seconds()))
-    click.echo(survey_url(runtime.plugins, runtime.config.survey, rating, token))
+    click.echo(printable(survey_url(runtime.plugins, runtime.config.survey, rating, token)))

@@ -11,6 +11,11 @@ or suspend the app even if something tried to run them. Textual keeps terminal
 signals off (ctrl+c, ctrl+z, ctrl+\\ arrive as plain keys) unless
 ``TEXTUAL_ALLOW_SIGNALS`` is set, which the CLI removes. The only way out is
 the staff menu, behind a hidden chord and the PIN.
+
+Staff keys are never ratings: the attract screen takes digit keys as faces,
+so a PIN typed just as a staff screen closes would be recorded as a row of
+ratings. See :meth:`KioskApp.staff_keys` for the guard, and
+:meth:`PinScreen.holds_reset` for when the PIN pad stays up.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ from .screens import (
     ThanksScreen,
 )
 from .widgets.qr import qr_matrix
+from .widgets.tile import Tile
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +72,13 @@ BLOCKED_ACTIONS = frozenset(
     }
 )
 
+#: Screens only staff see; leaving one starts the staff-keys guard.
+STAFF_SCREENS = (PinScreen, StaffScreen)
+#: Keys of the PIN pad besides the digits (the digits are taken by their character).
+PAD_KEYS = frozenset({"enter", "backspace", "delete"})
+#: Input that counts as someone at the kiosk (moving the pointer does not).
+TOUCHES = (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp)
+
 
 class KioskApp(App[None], inherit_bindings=False):
     """A locked-down rating terminal for one :class:`KioskSession`."""
@@ -81,6 +94,9 @@ class KioskApp(App[None], inherit_bindings=False):
     #: The touch version for keyboard-less kiosks: taps on the site's name.
     STAFF_TAPS: ClassVar[int] = 5
     CHORD_SECONDS: ClassVar[float] = 2.0
+    #: How long after a staff screen closes (and after each key swallowed since) digit
+    #: keys, enter, backspace and taps on faces are not taken as a customer's.
+    STAFF_KEYS_SECONDS: ClassVar[float] = 5.0
 
     def __init__(
         self,
@@ -105,7 +121,7 @@ class KioskApp(App[None], inherit_bindings=False):
         self._alerting_wanted = alerting
         self._alert_interval = alert_interval
         self._retry_seconds = retry_seconds
-        self._tick_seconds = tick_seconds
+        self.tick_seconds = tick_seconds
         self._handle_sigterm = handle_sigterm
         self.default_language = session.language
         self.last_input = clock()
@@ -116,6 +132,7 @@ class KioskApp(App[None], inherit_bindings=False):
         self._resetting = False
         self._chord: list[float] = []
         self._taps: list[float] = []
+        self._staff_keys_until = 0.0  # the staff-keys guard is on until then (see staff_keys)
         self.staff_name = f"staff at kiosk {session.config.kiosk.id}"
         #: The survey link and code being made for the rating on a follow-up screen.
         self._survey: tuple[str, asyncio.Future[tuple[str, list[list[bool]]]]] | None = None
@@ -144,7 +161,7 @@ class KioskApp(App[None], inherit_bindings=False):
     # -- start and stop ------------------------------------------------------------
 
     def on_mount(self) -> None:
-        self.set_interval(self._tick_seconds, self._tick)
+        self.set_interval(self.tick_seconds, self._tick)
         self._retry_timer = self.set_interval(self._retry_seconds, self._retry, pause=True)
         if self._handle_sigterm:
             asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self.exit)
@@ -220,12 +237,12 @@ class KioskApp(App[None], inherit_bindings=False):
         # Once a follow-up question is up, sign the survey link and draw its code on
         # the store thread: it is ready long before the customer answers.
         if tap.follow_up:
-            await self._show(self._reasons_screen(tap))
-            survey = asyncio.ensure_future(self.store.run(self._survey_job, tap.rating))
-            survey.add_done_callback(lambda done: done.cancelled() or done.exception())
-            self._survey = (tap.rating.id, survey)
+            if await self._show(self._reasons_screen(tap), origin):
+                survey = asyncio.ensure_future(self.store.run(self._survey_job, tap.rating))
+                survey.add_done_callback(lambda done: done.cancelled() or done.exception())
+                self._survey = (tap.rating.id, survey)
         else:
-            await self.show_thanks(tap.rating)
+            await self.show_thanks(tap.rating, origin=origin)
 
     def _tap_job(self, score: int) -> Tap:
         """On the store thread: record the press durably before anything is shown."""
@@ -237,11 +254,11 @@ class KioskApp(App[None], inherit_bindings=False):
             self._store_down = str(exc)
             raise
 
-    def answer(self, rating: Rating, reasons: list[str]) -> None:
-        """The reason screen's answer (an empty list for skip)."""
-        self.run_worker(self._answer(rating, reasons), group="taps")
+    def answer(self, rating: Rating, reasons: list[str], origin: Screen) -> None:
+        """The answer (an empty list for skip) given on the reason screen ``origin``."""
+        self.run_worker(self._answer(rating, reasons, origin), group="taps")
 
-    async def _answer(self, rating: Rating, reasons: list[str]) -> None:
+    async def _answer(self, rating: Rating, reasons: list[str], origin: Screen) -> None:
         prepared, self._survey = self._survey, None
         survey = prepared[1] if prepared is not None and prepared[0] == rating.id else None
         if reasons:
@@ -250,18 +267,24 @@ class KioskApp(App[None], inherit_bindings=False):
             except Exception as exc:
                 await self.out_of_service(exc)
                 return
-        await self.show_thanks(rating, survey)
+        await self.show_thanks(rating, survey, origin=origin)
 
     async def show_thanks(
-        self, rating: Rating, survey: asyncio.Future[tuple[str, list[list[bool]]]] | None = None
+        self,
+        rating: Rating,
+        survey: asyncio.Future[tuple[str, list[list[bool]]]] | None = None,
+        *,
+        origin: Screen,
     ) -> None:
-        """The thank-you screen for a stored rating, with its survey code (made if need be)."""
+        """The thank-you screen for a stored rating, with its survey code (made if need be),
+        shown only if ``origin`` (where the customer pressed) is still on screen."""
         try:
             link, matrix = await (survey or self.store.run(self._survey_job, rating))
         except Exception as exc:  # the rating is stored: thank without a link, and say why
             log.error("no survey link for rating %s: %s", rating.id, exc)
             link, matrix = None, None
-        await self._show(self._thanks_screen(rating, link, matrix))
+        if self.screen is origin:
+            await self._show(self._thanks_screen(rating, link, matrix), origin)
 
     def _survey_job(self, rating: Rating) -> tuple[str, list[list[bool]]]:
         """Off the UI thread: sign the link (core), and draw its QR code (a few ms of CPU)."""
@@ -297,22 +320,37 @@ class KioskApp(App[None], inherit_bindings=False):
         self.install_screen(screen, "thanks")
         return screen
 
-    async def _show(self, screen: ReasonsScreen | ThanksScreen) -> None:
-        """Show a customer screen: on top of the attract screen, replacing any other."""
+    async def _show(self, screen: ReasonsScreen | ThanksScreen, origin: Screen) -> bool:
+        """Show a customer screen: on top of the attract screen, replacing any other.
+
+        Only while ``origin``, the screen the customer pressed on, is still the
+        one on top: a tap or an answer saved slowly must never replace a screen
+        that came since (the PIN pad opened meanwhile, an idle reset). Returns
+        whether the screen was shown.
+        """
+        if self.screen is not origin:
+            log.info("not showing %s: the screen changed while the press was saved", screen)
+            return False
         if screen.is_mounted:
             await screen.refresh_content()
+            if self.screen is not origin:
+                return False
         if screen is self.screen:
             screen.shown_at = self.clock()  # the same screen for a new rating: time anew
         elif len(self.screen_stack) > 1:
             await self.switch_screen(screen)
         else:
             await self.push_screen(screen)
+        return True
 
     async def reset(self) -> None:
         """Back to the attract screen for the next customer, in the kiosk's own language."""
         if self._resetting:
             return
         self._resetting = True
+        staff = any(isinstance(screen, STAFF_SCREENS) for screen in self.screen_stack)
+        if staff:
+            self._guard_staff_keys()  # now: keys may land on the attract screen from here on
         try:
             while len(self.screen_stack) > 1:
                 await self.pop_screen()
@@ -326,6 +364,8 @@ class KioskApp(App[None], inherit_bindings=False):
                 await self.push_screen(OutOfServiceScreen())
         finally:
             self._resetting = False
+        if staff:
+            self._guard_staff_keys()  # and for the whole time from the moment the faces are up
         # Collect garbage now, while nobody is waiting, rather than in the middle of
         # the next customer's tap (a full collection can take tens of milliseconds).
         self.call_after_refresh(gc.collect)
@@ -370,28 +410,94 @@ class KioskApp(App[None], inherit_bindings=False):
     # -- timers: auto-reset --------------------------------------------------------
 
     async def on_event(self, event: events.Event) -> None:
-        if isinstance(event, (events.Key, events.MouseDown)) and not event.is_forwarded:
-            self.last_input = self.clock()
+        if isinstance(event, events.InputEvent) and not event.is_forwarded:
+            if isinstance(event, TOUCHES):
+                self.last_input = self.clock()
             if isinstance(event, events.Key):
                 self._chord_key(event.key)
+            if self.staff_keys(event):
+                return  # a staff member's key: it never reaches a customer screen
         await super().on_event(event)
 
     def _tick(self) -> None:
-        if not self.screen_stack:  # shutting down
+        if not self.screen_stack or self._resetting:  # shutting down, or resetting already
             return
         screen = self.screen
+        if self._reset_due(screen):
+            self.run_worker(self._auto_reset(screen), group="reset")
+
+    def _reset_due(self, screen: Screen) -> bool:
         kind = getattr(screen, "RESET_AFTER", None)
         shown_at = getattr(screen, "shown_at", None)
-        if kind is None or shown_at is None or self._resetting:
-            return
+        if kind is None or shown_at is None:
+            return False
         settings = self.session.config.kiosk
         now = self.clock()
         if kind == "thanks":
-            due = now - shown_at >= settings.thanks_seconds
-        else:
-            due = now - max(shown_at, self.last_input) >= settings.idle_seconds
-        if due:
-            self.run_worker(self.reset(), group="reset")
+            return now - shown_at >= settings.thanks_seconds
+        if now - max(shown_at, self.last_input) < settings.idle_seconds:
+            return False
+        holds = getattr(screen, "holds_reset", None)
+        return not (holds is not None and holds(now))
+
+    async def _auto_reset(self, screen: Screen) -> None:
+        """Reset if ``screen`` is still up and still due: a key may have come since the tick."""
+        if self.screen is screen and self._reset_due(screen):
+            await self.reset()
+
+    # -- staff keys are not ratings ------------------------------------------------
+
+    def _guard_staff_keys(self) -> None:
+        self._staff_keys_until = self.clock() + self.STAFF_KEYS_SECONDS
+
+    def staff_keys(self, event: events.InputEvent) -> bool:
+        """Whether ``event`` is a staff member's key outliving a staff screen (swallow it).
+
+        The attract screen takes digit keys as ratings, and the PIN pad's keys
+        sit over the faces. Whenever a staff screen closes (*Cancel*, ``escape``,
+        *Back*, a moment chosen, an idle reset), the staff member may still be
+        typing or tapping: keys already on their way, a PIN typed into a pad that
+        closed as they began. For ``STAFF_KEYS_SECONDS`` after that, on every
+        customer screen, digit keys, enter and backspace are swallowed, and so
+        are taps on faces, reasons and skip (:meth:`staff_tap`); each one
+        swallowed extends the time, so a whole PIN is swallowed however slowly
+        it is typed. A customer tapping a language ends the guard at once (a
+        customer's action, which no staff member makes by mistake); other keys
+        (the staff chord) and taps on the site's name (the touch gesture) pass.
+
+        Why not less: a short fixed delay would not cover a PIN typed into a
+        pad that is no longer there, and a key alone cannot tell a staff "1"
+        from a customer's. The cost is a customer pressing a face within
+        seconds of a staff member leaving the kiosk: nothing happens, and the
+        next press, once the guard has run out, is recorded.
+        """
+        if not isinstance(event, events.Key):
+            return False
+        if not (event.character and event.character.isdigit()) and event.key not in PAD_KEYS:
+            return False
+        return self._swallow(f"key {event.key!r}")
+
+    def staff_tap(self, tile: Tile) -> bool:
+        """Whether a tap on ``tile`` is a staff member's outliving a staff screen (see
+        :meth:`staff_keys`): a tile tells the app before it reports a press."""
+        if tile.has_class("site-name"):
+            return False  # the staff gesture itself
+        if tile.has_class("language"):
+            if not isinstance(self.screen, STAFF_SCREENS):
+                self._staff_keys_until = 0.0  # a customer choosing a language: theirs now
+            return False
+        return self._swallow(f"tap on {tile.value!r}")
+
+    def _swallow(self, what: str) -> bool:
+        if not self._staff_keys_until or isinstance(self.screen, STAFF_SCREENS):
+            return False
+        now = self.clock()
+        if now >= self._staff_keys_until:
+            self._staff_keys_until = 0.0
+            return False
+        self._staff_keys_until = now + self.STAFF_KEYS_SECONDS
+        log.info("%s swallowed: a staff screen closed moments ago", what)
+        return True
 
     # -- the staff's path ----------------------------------------------------------
 
@@ -421,6 +527,10 @@ class KioskApp(App[None], inherit_bindings=False):
             self.push_screen(PinScreen())
 
     def open_staff_menu(self) -> None:
+        """After the right PIN: the menu replaces the pad, and nothing else, ever."""
+        if not isinstance(self.screen, PinScreen):
+            log.warning("staff menu not opened: the PIN pad is no longer on screen")
+            return
         log.warning("staff menu opened on kiosk %s", self.session.config.kiosk.id)
         self.switch_screen(StaffScreen())
 

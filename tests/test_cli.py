@@ -30,8 +30,8 @@ def test_cycles_in_another_language():
 
 def test_unknown_industry_is_a_clear_error():
     result = run_cli("cycles", "spa")
-    assert result.returncode == 1
-    assert "no industry or cycle named 'spa'" in result.stderr
+    assert result.returncode == 2
+    assert "Invalid value for 'INDUSTRY': no industry or cycle named 'spa'" in result.stderr
     assert "banking, health, hotel" in result.stderr
     assert "Traceback" not in result.stderr
 
@@ -83,17 +83,27 @@ def test_record_and_export(tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--score", "9"], "rating field 'score': 9 is not allowed; a whole number from 1 to 5"),
-        (["--score", "2", "--reason", "rude"], "rating field 'reasons': 'rude'"),
-        (["--score", "2", "--moment", "nap"], "kiosk.moment = 'nap'"),
+        (
+            ["--score", "9"],
+            "Invalid value for '--score': 9 is not allowed; a whole number from 1 to 5",
+        ),
+        (["--score", "2", "--reason", "rude"], "Invalid value for '--reason': 'rude'"),
+        (
+            ["--score", "2", "--moment", "nap"],
+            "Invalid value for '--moment': 'nap' is not a moment",
+        ),
+        (["--score", "2", "--cycle", "nope"], "Invalid value for '--cycle': 'nope' is not a known"),
+        (["--score", "2", "--lang", "xx"], "Invalid value for '--lang': 'xx'"),
         (["--score", "2", "--at", "yesterday"], "not an ISO 8601 time"),
         (["--score", "2", "--at", "2026-01-01T10:00"], "has no time zone"),
-        (["--score", "x"], "'x' is not a valid integer"),
+        (["--score", "2", "--at", "2999-01-01T10:00Z"], "it is in the future"),
+        (["--score", "x"], "'x' is not a whole number written in digits 0-9"),
+        (["--score", "\u0663"], "is not a whole number written in digits 0-9"),
     ],
 )
 def test_record_refuses_bad_input_without_a_traceback(tmp_path, args, message):
     result = run_cli("record", *args, env={"SERVICECYCLE_DATA_DIR": str(tmp_path)})
-    assert result.returncode != 0
+    assert result.returncode == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr
 

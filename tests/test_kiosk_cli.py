@@ -72,15 +72,32 @@ def test_hash_pin_refuses_a_pin_that_is_not_digits(root):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["kiosk", "--cycle", "no-such-cycle"], "kiosk.cycle = 'no-such-cycle': unknown"),
-        (["kiosk", "--moment", "no-such-moment"], "not a moment of 'hotel-guest'"),
-        (["kiosk", "--lang", "xx"], "language 'xx' is not offered by this kiosk"),
-        (["kiosk", "--cycle", "banking-branch", "--moment", "pickup-welcome"], "not a moment"),
+        (
+            ["kiosk", "--cycle", "no-such-cycle"],
+            "Invalid value for '--cycle': 'no-such-cycle' is not a known cycle; known cycles: "
+            "banking-branch, health-emergency, hotel-guest",
+        ),
+        (
+            ["kiosk", "--moment", "no-such-moment"],
+            "Invalid value for '--moment': 'no-such-moment' is not a moment of 'hotel-guest'; "
+            "its moments: booking-contact, booking-offer, pickup-welcome,",
+        ),
+        (
+            ["kiosk", "--lang", "xx"],
+            "Invalid value for '--lang': 'xx' is not offered by this kiosk; kiosk.languages: "
+            "en, ms, ru, tr",
+        ),
+        (
+            ["kiosk", "--cycle", "banking-branch", "--moment", "pickup-welcome"],
+            "Invalid value for '--moment': 'pickup-welcome' is not a moment of 'banking-branch'",
+        ),
     ],
 )
 def test_bad_arguments_are_a_clear_error(root, tmp_path, args, message):
+    """A value typed as an option is blamed as that option, never as the configuration."""
     result = invoke(root, "--data-dir", str(tmp_path / "data"), *args)
-    assert result.exit_code == 1
+    assert result.exit_code == 2
+    assert "configuration" not in result.output
     assert message in result.output
     assert "Traceback" not in result.output and result.exception.__class__ is SystemExit
 

@@ -36,7 +36,8 @@ def site(tmp_path_factory):
         '[site]\nid = "hotel-a"\nname = "Hotel Alpha"\ntimezone = "Europe/Istanbul"\n'
     )
     catalogue = Catalogue.from_plugins(PluginHost.discover(only=BUILTIN))
-    today = datetime.now(UTC).replace(hour=9, minute=0, second=0, microsecond=0)
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    today = min(now.replace(hour=9, minute=0), now - timedelta(minutes=5))  # never ahead
     ratings = []
     for day in range(45):
         at = today - timedelta(days=day)
@@ -120,7 +121,8 @@ def test_mistakes_are_messages_not_tracebacks(site):
         text=True,
         timeout=60,
     )
-    assert done.returncode == 1 and "no industry or cycle named 'spa'" in done.stderr
+    assert done.returncode == 2 and "no industry or cycle named 'spa'" in done.stderr
+    assert "Invalid value for '--cycle'" in done.stderr
     assert "Traceback" not in done.stderr
     bad = invoke(site, "--since", "someday")
     assert bad.exit_code != 0

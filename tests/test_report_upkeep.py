@@ -18,7 +18,8 @@ from servicecycle.core.reports.summary_cache import SummaryCache
 from .test_report_support import ISTANBUL, rating, store_with
 from .test_session import Clock
 
-TODAY = datetime.now(UTC).replace(hour=10, minute=0, second=0, microsecond=0)
+_NOW = datetime.now(UTC).replace(second=0, microsecond=0)
+TODAY = min(_NOW.replace(hour=10, minute=0), _NOW - timedelta(minutes=5))  # never ahead
 DAYS = 6
 
 

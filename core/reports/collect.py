@@ -129,23 +129,17 @@ def collect(
     ``jobs`` caps the processes that scan partitions without a summary (see
     :mod:`.parallel`); None lets it use every core when the work is large.
     """
-    folder = store.tables_dir / "ratings"
     cache = SummaryCache(store.data_dir, zone) if use_cache else None
     rollups = Rollups()
-    memo: dict[Any, Fields] = {}
-    for attempt in range(3):
-        every, _ = list_partitions(folder)
-        wanted = [p for p in every if p.overlaps(windows.start, windows.until)]
-        try:
-            summaries = _summaries(
-                wanted, zone, windows, cache, memo, rollups.sources, progress, jobs
-            )
-            break
-        except FileNotFoundError:
-            # Compaction merged a month while we read: list again (the month file is complete).
-            rollups.sources = Sources()
-            if attempt == 2:
-                raise
+    every, summaries, rollups.sources = read_summaries(
+        store,
+        zone,
+        (windows.start, windows.until),
+        windows.edges,
+        cache=cache,
+        progress=progress,
+        jobs=jobs,
+    )
     for summary in summaries:
         _roll(summary, windows, scope, rollups)
     _finish(rollups)
@@ -154,10 +148,42 @@ def collect(
     return rollups
 
 
+def read_summaries(
+    store: Store,
+    zone: ZoneInfo,
+    span: tuple[str | None, str | None],
+    edges: tuple[str, ...] = (),
+    *,
+    cache: SummaryCache | None = None,
+    progress: Progress | None = None,
+    jobs: int | None = None,
+) -> tuple[list[Partition], list[Summary], Sources]:
+    """The summary of each ratings partition overlapping ``span`` ([since, until), None: open).
+
+    No bin of a summary straddles one of ``edges``. Returns every partition
+    listed too (for pruning the cache), and where the summaries came from.
+    """
+    folder = store.tables_dir / "ratings"
+    memo: dict[Any, Fields] = {}
+    attempts = 3
+    while True:
+        sources = Sources()
+        every, _ = list_partitions(folder)
+        wanted = [p for p in every if p.overlaps(*span)]
+        try:
+            summaries = _summaries(wanted, zone, edges, cache, memo, sources, progress, jobs)
+            return every, summaries, sources
+        except FileNotFoundError:
+            # Compaction merged a month while we read: list again (the month file is complete).
+            attempts -= 1
+            if not attempts:
+                raise
+
+
 def _summaries(
     parts: list[Partition],
     zone: ZoneInfo,
-    windows: Windows,
+    edges: tuple[str, ...],
     cache: SummaryCache | None,
     memo: dict[Any, Fields],
     sources: Sources,
@@ -191,8 +217,8 @@ def _summaries(
     summaries: list[Summary] = []
     for part, summary in zip(parts, found, strict=True):
         assert summary is not None
-        if _straddles(summary, windows.edges):
-            summary = summarise(part.path, _read(part.path), zone, windows.edges, memo)
+        if _straddles(summary, edges):
+            summary = summarise(part.path, _read(part.path), zone, edges, memo)
             sources.rescanned += 1
         sources.records += summary.records
         summaries.append(summary)

@@ -11,6 +11,7 @@ from textual import events, on
 from textual.app import ComposeResult
 from textual.widgets import Static
 
+from ..plain import plain
 from ..strings import Texts
 from ..widgets.faces import Face, Faces, moods
 from ..widgets.tile import Tile
@@ -32,10 +33,10 @@ class AttractScreen(KioskScreen):
         texts = self.localise()
         scale = self.session.scale
         yield from self.header()
-        yield Static(texts["question"], id="question", markup=False)
+        yield Static(plain(texts["question"]), id="question")
         labels = {mood: texts[f"face.{mood}"] for mood in moods(scale)}
         yield Faces(scale, labels, id="faces")
-        yield Static(texts.fill("attract.hint", top=scale), id="hint", markup=False)
+        yield Static(plain(texts.fill("attract.hint", top=scale)), id="hint")
 
     def on_key(self, event: events.Key) -> None:
         self.rate_on_face_key(event)

@@ -11,6 +11,7 @@ from textual.screen import Screen
 
 from servicecycle.core import KioskSession
 
+from ..plain import plain
 from ..strings import ScreenTexts, Texts, Verbatim, localise
 from ..widgets.language_bar import LanguageBar
 from ..widgets.tile import Tile
@@ -79,9 +80,13 @@ class KioskScreen(Screen[None]):
     def header(self, *, languages: bool = True) -> ComposeResult:
         """The site's name (also the hidden staff tap target) and the language switch."""
         with Horizontal(classes="header"):
-            yield Tile(self.texts["site"], value="site", classes="site-name")
+            yield Tile(plain(self.texts["site"]), value="site", classes="site-name")
             if languages and len(self.session.languages) > 1:
                 yield LanguageBar(self.session.languages, self.texts.language)
+
+    def holds_reset(self, now: float) -> bool:
+        """Whether an idle reset due at ``now`` waits (the PIN pad, around a lockout's end)."""
+        return False
 
     def on_screen_resume(self) -> None:
         self.shown_at = self.kiosk.clock()

@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
+from ..plain import plain
 from .base import KioskScreen
 
 
@@ -22,5 +23,5 @@ class OutOfServiceScreen(KioskScreen):
         texts = self.localise()
         yield from self.header(languages=False)
         with Vertical(id="oos"):
-            yield Static(texts["oos.title"], id="oos-title", markup=False)
-            yield Static(texts["oos.body"], id="oos-body", markup=False)
+            yield Static(plain(texts["oos.title"]), id="oos-title")
+            yield Static(plain(texts["oos.body"]), id="oos-body")

@@ -14,6 +14,7 @@ from textual.widgets import Static
 
 from servicecycle.core import Tap
 
+from ..plain import plain
 from ..strings import Texts
 from ..widgets.tile import Tile
 from .base import KioskScreen
@@ -55,13 +56,13 @@ class ReasonsScreen(KioskScreen):
         texts = self.localise()
         title = texts["praise.title" if self.tap.follow_up == "praise" else "reasons.title"]
         yield from self.header()
-        yield Static(title, id="reasons-title", markup=False)
-        yield Static(texts["reasons.hint"], id="reasons-hint", markup=False)
+        yield Static(plain(title), id="reasons-title")
+        yield Static(plain(texts["reasons.hint"]), id="reasons-hint")
         with Grid(id="reasons"):
             for number, reason_id in enumerate(self.reason_ids, start=1):
                 label = f"{number}  {texts[f'reason:{reason_id}']}"
-                yield Tile(label, value=reason_id, classes="reason", markup=False)
-        yield Tile(f"{SKIP_KEY}  {texts['reasons.skip']}", value="", id="skip", markup=False)
+                yield Tile(plain(label), value=reason_id, classes="reason")
+        yield Tile(plain(f"{SKIP_KEY}  {texts['reasons.skip']}"), value="", id="skip")
 
     def on_key(self, event: events.Key) -> None:
         character = event.character or ""
@@ -82,4 +83,4 @@ class ReasonsScreen(KioskScreen):
         if self.answered:
             return
         self.answered = True
-        self.kiosk.answer(self.tap.rating, [reason_id] if reason_id else [])
+        self.kiosk.answer(self.tap.rating, [reason_id] if reason_id else [], self)

@@ -14,8 +14,9 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
-from servicecycle.core import Rating
+from servicecycle.core import Rating, printable
 
+from ..plain import plain
 from ..widgets.qr import QRCode, qr_matrix, qr_text
 from .base import KioskScreen
 
@@ -66,13 +67,13 @@ class ThanksScreen(KioskScreen):
         code = self.code
         with Horizontal(id="thanks"):
             with Vertical(id="thanks-text"):
-                yield Static(texts["thanks.title"], id="thanks-title", markup=False)
-                yield Static(texts["thanks.saved"], id="thanks-saved", markup=False)
+                yield Static(plain(texts["thanks.title"]), id="thanks-title")
+                yield Static(plain(texts["thanks.saved"]), id="thanks-saved")
                 if code is not None:
-                    yield Static(texts["thanks.scan"], id="thanks-scan", markup=False)
+                    yield Static(plain(texts["thanks.scan"]), id="thanks-scan")
                 elif self.link is not None:
-                    yield Static(texts["thanks.link"], id="thanks-scan", markup=False)
-                    yield Static(self.link, id="survey-url", markup=False)
+                    yield Static(plain(texts["thanks.link"]), id="thanks-scan")
+                    yield Static(plain(self.link), id="survey-url")
             if code is not None and self.link is not None:
                 with Vertical(id="qr-box"):
                     yield QRCode(code, self.link, id="qr")
@@ -89,7 +90,7 @@ class ThanksScreen(KioskScreen):
                 len(self.link),
                 width,
                 height,
-                self.link,
+                printable(self.link),  # the log is read on terminals too
             )
         return code
 

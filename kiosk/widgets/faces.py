@@ -13,6 +13,7 @@ from textual.app import ComposeResult
 from textual.containers import Grid
 from textual.widgets import Static
 
+from ..plain import plain
 from .tile import Tile
 
 
@@ -58,12 +59,12 @@ class Face(Tile):
         super().__init__(value=str(score), classes=f"face mood-{mood.replace('_', '-')}")
         self.score = score
         self.mood = mood
-        self.label = label
+        self.word = label
 
     def compose(self) -> ComposeResult:
-        yield Static(str(self.score), classes="face-digit")
-        yield Static(face_art(self.mood), classes="face-art")
-        yield Static(self.label, classes="face-label")
+        yield Static(plain(self.score), classes="face-digit")
+        yield Static(plain(face_art(self.mood), newlines=True), classes="face-art")
+        yield Static(plain(self.word), classes="face-label")
 
 
 class Faces(Grid):

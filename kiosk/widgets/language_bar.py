@@ -10,6 +10,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.message import Message
 
+from ..plain import plain
 from .tile import Tile
 
 
@@ -29,7 +30,7 @@ class LanguageBar(Horizontal):
     def compose(self) -> ComposeResult:
         for code in self.languages:
             classes = "language current" if code == self.current else "language"
-            yield Tile(code.upper(), value=code, classes=classes, id=f"lang-{code}")
+            yield Tile(plain(code.upper()), value=code, classes=classes, id=f"lang-{code}")
 
     def on_tile_pressed(self, event: Tile.Pressed) -> None:
         event.stop()

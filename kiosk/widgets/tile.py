@@ -39,4 +39,9 @@ class Tile(Static):
 
     def on_click(self, event: events.Click) -> None:
         event.stop()
+        # The kiosk app may refuse a tap first: a staff member's, just after a staff
+        # screen closed, landing on a face (see KioskApp.staff_keys).
+        refuse = getattr(self.app, "staff_tap", None)
+        if refuse is not None and refuse(self):
+            return
         self.post_message(self.Pressed(self))
