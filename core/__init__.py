@@ -36,6 +36,7 @@ from .metrics import MomentFigures, moment_figures
 from .pin import PinGuard, PinLocked, hash_pin
 from .plugins import ENTRY_POINT_GROUP, LOAD_PLUGINS_ENV, PluginHost, PluginInfo, PluginProblem
 from .rating import FLAGS, Rating
+from .readiness import SiteWarning, readiness_warnings
 from .reasons import Reason, default_reasons
 from .recorder import Recorder
 from .rules import PythonRule, Rule, RuleFault
@@ -89,6 +90,7 @@ __all__ = [
     "Runtime",
     "ServiceCycleError",
     "SiteSettings",
+    "SiteWarning",
     "Stage",
     "StageScore",
     "Store",
@@ -114,6 +116,7 @@ __all__ = [
     "moment_figures",
     "pick",
     "printable",
+    "readiness_warnings",
     "record_answer",
     "survey_url",
 ]
