@@ -41,6 +41,8 @@ DATA_DIR_ENV = "SERVICECYCLE_DATA_DIR"
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN.pattern)]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+#: Every day, unless the site says otherwise.
+DEFAULT_HOURS = "07:00-23:00"
 _RANGE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-(([01]\d|2[0-3]):[0-5]\d|24:00)$")
 
 
@@ -65,8 +67,11 @@ class SiteSettings(BaseModel):
     name: str = Field("Demo site", min_length=1, max_length=80)
     timezone: str = "UTC"
     #: Opening hours per weekday, in the site's time zone; no entry means closed
-    #: that day; an empty table means always open.
-    opening_hours: dict[Weekday, list[OpeningRange]] = {}
+    #: that day; an empty table (``opening_hours = {}``) means always open. The
+    #: default is a lobby's day, so a kiosk is not "silent" every night.
+    opening_hours: dict[Weekday, list[OpeningRange]] = Field(
+        default_factory=lambda: {day: [DEFAULT_HOURS] for day in WEEKDAYS}
+    )
 
     @field_validator("timezone")
     @classmethod

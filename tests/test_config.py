@@ -52,7 +52,10 @@ def test_file_overrides_and_relative_data_dir(tmp_path):
     assert not config.site.is_open(0, time(12, 30))
     assert config.site.is_open(5, time(23, 59))
     assert not config.site.is_open(6, time(12, 0))  # Sunday: not listed, closed
-    assert Config().site.is_open(6, time(3, 0))  # no hours at all: always open
+    assert Config().site.is_open(6, time(12, 0))  # the default: every day 07:00-23:00
+    assert not Config().site.is_open(6, time(3, 0))
+    always = Config.model_validate({"site": {"opening_hours": {}}})
+    assert always.site.is_open(6, time(3, 0))  # an empty table: always open
 
 
 @pytest.mark.parametrize(

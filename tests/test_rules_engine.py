@@ -153,9 +153,13 @@ def test_silence_only_during_opening_hours(catalogue):
     fired = engine.tick(T0 + timedelta(minutes=31))
     assert states(fired) == [("t.rule", None, "firing")]
     assert fired[0][0].summary == "quiet 31m"
-    # a rating resolves it; closed hours never fire
+    # a rating resolves it; only opening time counts towards the window
     assert states(engine.observe(rate(catalogue, 40, 4))) == [("t.rule", "firing", "resolved")]
-    assert engine.tick(T0 + timedelta(hours=5)) == []  # 14:00: closed
+    engine.observe(rate(catalogue, 170, 4))  # 11:50, ten minutes before closing
+    assert engine.tick(T0 + timedelta(hours=5)) == []  # 14:00: closed, 10 min of quiet counted
+    assert engine.tick(T0 + timedelta(days=6, hours=23)) == []  # next Monday 08:00
+    fired = engine.tick(T0 + timedelta(days=7, minutes=-40))  # 08:20: 30 min of opening time
+    assert states(fired) == [("t.rule", None, "firing")]
 
 
 def test_time_of_day_in_the_sites_zone(catalogue):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import heapq
 import logging
+import math
 import operator
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
@@ -21,6 +22,7 @@ from ..alert import Alert, AlertState
 from ..catalogue import Catalogue
 from ..config import WEEKDAYS, SiteSettings
 from ..duration import format_duration
+from ..opening import after_open_time
 from ..rating import Rating
 from .conditions import compile_conditions
 from .loader import AnyRule
@@ -453,8 +455,9 @@ class RuleEngine:
         elif state.state is AlertState.FIRING and not active and plan.keep_s:
             due = _earliest(due, (state.last_active or now) + plan.keep_s)
         if plan.kind == "silence" and state.last_seen is not None:
-            quiet_at = state.last_seen + window
-            due = _earliest(due, quiet_at if quiet_at > now else now + 60)
+            quiet_at = after_open_time(self.site, state.last_seen, window)
+            if now < quiet_at < math.inf:  # once quiet, it stays so until a rating comes
+                due = _earliest(due, quiet_at)
         if due is not None:
             self._wake(plan, state, due)
 
@@ -484,11 +487,10 @@ class RuleEngine:
             limit = plan.resolve_above if firing else plan.below
             threshold = state.sum_target / samples if limit == "target" else limit
             return state.sum_value / samples < threshold
-        if kind == "silence":
-            if state.last_seen is None or now - state.last_seen < plan.window:
+        if kind == "silence":  # quiet for `window` of the site's opening time
+            if state.last_seen is None:
                 return False
-            local = datetime.fromtimestamp(now, UTC).astimezone(self.site.zone)
-            return self.site.is_open(local.weekday(), local.time())
+            return now >= after_open_time(self.site, state.last_seen, plan.window)
         rule = plan.rule
         if isinstance(rule, PythonRule):
             observations = [obs for _, _, obs in state.events]
