@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from .alerting.config import DEFAULT_RECEIVER
 from .config import Config
+
+if TYPE_CHECKING:
+    from .plugins import PluginHost
 
 #: Host names that always mean "this machine" — the guest's phone, once scanned.
 _LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"})
@@ -80,7 +84,17 @@ def receiver_warning(config: Config) -> SiteWarning | None:
     )
 
 
-def readiness_warnings(config: Config) -> list[SiteWarning]:
-    """Every warning for ``config``, in the order staff should fix them."""
-    found = (survey_link_warning(config), receiver_warning(config))
+def readiness_warnings(config: Config, plugins: PluginHost | None = None) -> list[SiteWarning]:
+    """Every warning for ``config``, in the order staff should fix them.
+
+    With ``plugins``, a plugin that makes the survey links (``survey_url``) makes
+    the address in ``[survey] url`` moot, and it is not warned about.
+    """
+    links_by_plugin = plugins is not None and any(
+        "survey_url" in info.hooks for info in plugins.infos.values()
+    )
+    found = (
+        None if links_by_plugin else survey_link_warning(config),
+        receiver_warning(config),
+    )
     return [warning for warning in found if warning is not None]

@@ -37,8 +37,11 @@ from servicecycle.core import (
     KioskSession,
     Rating,
     ServiceCycleError,
+    SiteWarning,
     StoreError,
     Tap,
+    printable,
+    readiness_warnings,
 )
 
 from .background import StoreThread
@@ -49,7 +52,10 @@ from .screens import (
     ReasonsScreen,
     StaffScreen,
     ThanksScreen,
+    TooSmallScreen,
 )
+from .widgets.big_text import LARGE
+from .widgets.faces import colour_class
 from .widgets.qr import qr_matrix
 from .widgets.tile import Tile
 
@@ -94,6 +100,13 @@ class KioskApp(App[None], inherit_bindings=False):
     #: The touch version for keyboard-less kiosks: taps on the site's name.
     STAFF_TAPS: ClassVar[int] = 5
     CHORD_SECONDS: ClassVar[float] = 2.0
+    #: The smallest terminal (columns, rows) the screens are laid out for; below it the
+    #: kiosk shows staff the size it has and needs, and takes no rating (TooSmallScreen).
+    MIN_SIZE: ClassVar[tuple[int, int]] = (80, 24)
+    #: Screen classes by size: from 120×32 (``-wide -tall``) the question, faces and
+    #: thanks grow (see widgets/big_text.py).
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (LARGE[0], "-wide")]
+    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (LARGE[1], "-tall")]
     #: How long after a staff screen closes (and after each key swallowed since) digit
     #: keys, enter, backspace and taps on faces are not taken as a customer's.
     STAFF_KEYS_SECONDS: ClassVar[float] = 5.0
@@ -119,7 +132,8 @@ class KioskApp(App[None], inherit_bindings=False):
         self.store = StoreThread()
         self.alerting: AlertingWorker | None = None
         self._alerting_wanted = alerting
-        self._alert_interval = alert_interval
+        #: How often rules are evaluated, and the attract screen's firing sign checked.
+        self.alert_interval = alert_interval
         self._retry_seconds = retry_seconds
         self.tick_seconds = tick_seconds
         self._handle_sigterm = handle_sigterm
@@ -136,6 +150,12 @@ class KioskApp(App[None], inherit_bindings=False):
         self.staff_name = f"staff at kiosk {session.config.kiosk.id}"
         #: The survey link and code being made for the rating on a follow-up screen.
         self._survey: tuple[str, asyncio.Future[tuple[str, list[list[bool]]]]] | None = None
+        #: What the site's configuration leaves undone, for the staff menu (and the log).
+        self.site_warnings: list[SiteWarning] = readiness_warnings(
+            session.config, session.runtime.plugins
+        )
+        # The faces' colours depend on the colours the terminal has (see widgets/faces.py).
+        self.add_class(colour_class(self.console.color_system), update=False)
 
     # -- lockdown ------------------------------------------------------------------
 
@@ -161,7 +181,10 @@ class KioskApp(App[None], inherit_bindings=False):
     # -- start and stop ------------------------------------------------------------
 
     def on_mount(self) -> None:
+        for warning in self.site_warnings:
+            log.warning("before relying on this kiosk: %s", printable(warning))
         self.set_interval(self.tick_seconds, self._tick)
+        self.call_after_refresh(self.fit_screen)
         self._retry_timer = self.set_interval(self._retry_seconds, self._retry, pause=True)
         if self._handle_sigterm:
             asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self.exit)
@@ -193,9 +216,7 @@ class KioskApp(App[None], inherit_bindings=False):
         if not self._alerting_wanted or self.alerting is not None:
             return
         try:
-            worker = await self.store.run(
-                AlertingWorker, self.session.runtime, self._alert_interval
-            )
+            worker = await self.store.run(AlertingWorker, self.session.runtime, self.alert_interval)
         except Exception:
             log.exception("alert evaluation could not start; the kiosk goes on without it")
             self._alerting_wanted = False
@@ -364,6 +385,7 @@ class KioskApp(App[None], inherit_bindings=False):
                 await self.push_screen(OutOfServiceScreen())
         finally:
             self._resetting = False
+        self.fit_screen()
         if staff:
             self._guard_staff_keys()  # and for the whole time from the moment the faces are up
         # Collect garbage now, while nobody is waiting, rather than in the middle of
@@ -404,8 +426,41 @@ class KioskApp(App[None], inherit_bindings=False):
         self.problem = None
         self._retry_timer.pause()
         await self._start_alerting()
-        if isinstance(self.screen, OutOfServiceScreen):
-            await self.reset()
+        if any(isinstance(screen, OutOfServiceScreen) for screen in self.screen_stack):
+            await self.reset()  # (also from under the too-small notice)
+
+    # -- a terminal too small to read ----------------------------------------------
+
+    def too_small(self) -> bool:
+        """Whether the terminal is smaller than :attr:`MIN_SIZE` in either direction."""
+        width, height = self.size
+        return width < self.MIN_SIZE[0] or height < self.MIN_SIZE[1]
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.call_after_refresh(self.fit_screen)
+
+    def fit_screen(self) -> None:
+        """Put the too-small notice over whatever is on screen, or take it away.
+
+        No rating is taken from a screen the customer could not read: the
+        notice has no faces and ignores keys and taps. A press saved while the
+        terminal shrank is stored, and simply not followed by its next screen.
+        """
+        if not self.screen_stack or self._resetting or not self.is_running:
+            return
+        notice = isinstance(self.screen, TooSmallScreen)
+        width, height = self.size
+        if self.too_small() and not notice:
+            log.warning(
+                "terminal is %dx%d, the kiosk needs %dx%d: no ratings until it is larger",
+                width,
+                height,
+                *self.MIN_SIZE,
+            )
+            self.push_screen(TooSmallScreen())
+        elif notice and not self.too_small():
+            log.warning("terminal is %dx%d: the kiosk is back in service", width, height)
+            self.pop_screen()
 
     # -- timers: auto-reset --------------------------------------------------------
 
@@ -522,6 +577,9 @@ class KioskApp(App[None], inherit_bindings=False):
         return False
 
     def open_pin(self) -> None:
+        if self.too_small():
+            log.info("staff PIN pad not opened: the terminal is too small to show it")
+            return
         if not isinstance(self.screen, (PinScreen, StaffScreen)):
             log.info("staff PIN screen opened")
             self.push_screen(PinScreen())

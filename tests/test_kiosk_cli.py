@@ -224,3 +224,41 @@ def test_sigterm_stops_the_kiosk_cleanly(tmp_path):
     finally:
         term.close()
     Store(data_dir, owner="kiosk next").close()
+
+
+def sgr_codes(output: bytes) -> list[tuple[int, ...]]:
+    """The parameters of every SGR (colour and style) sequence the kiosk wrote."""
+    import re
+
+    found = re.findall(rb"\x1b\[([0-9;]*)m", output)
+    return [tuple(int(p) for p in params.split(b";") if p) for params in found]
+
+
+def test_on_the_linux_console_the_faces_get_colours_the_console_has(tmp_path):
+    """TERM=linux, as in the documented systemd unit: 16 colours, and the console draws
+    a bright background (SGR 100-107) as the dark one. The faces are drawn in plain
+    red and green backgrounds and bright red, yellow and green text and borders."""
+    data_dir, log_file = tmp_path / "data", tmp_path / "kiosk.log"
+    env = {**os.environ, "TERM": "linux", "SERVICECYCLE_LOAD_PLUGINS": "hotel"}
+    for name in ("COLORTERM", "NO_COLOR", "SERVICECYCLE_CONFIG"):
+        env.pop(name, None)
+    argv = [sys.executable, "-m", "servicecycle.cli.kiosk", "--data-dir", str(data_dir)]
+    term = Terminal([*argv, "kiosk", "--log-file", str(log_file)], env, (80, 24))
+    try:
+        term.read_until(QUESTION.encode())
+        term.read_until(b"Very good")
+        term.send(b"", settle=0.5)
+        codes = sgr_codes(term.output)
+    finally:
+        term.close()
+    assert not any(38 in c or 48 in c for c in codes), "only the 16 colours, no 256 or RGB"
+    backgrounds = {p for c in codes for p in c if 40 <= p <= 47 or 100 <= p <= 107}
+    foregrounds = {p for c in codes for p in c if 30 <= p <= 37 or 90 <= p <= 97}
+    assert {41, 42} <= backgrounds  # very bad: red; very good: green
+    assert {91, 93, 92} <= foregrounds  # bad, okay, good: bright red, yellow, green
+    # No bright red, green or yellow background (the console would draw a dark one): the
+    # faces' order holds. (Bright black, 100, is the header's panel: black on the console.)
+    assert not backgrounds & {101, 102, 103}
+    log = log_file.read_text()
+    assert log.count("before relying on this kiosk: survey.url:") == 1
+    assert log.count("before relying on this kiosk: notify.receivers:") == 1

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 
-from textual.widgets import DataTable, OptionList, TabbedContent
+from textual import events
+from textual.widgets import DataTable, Input, OptionList, Static, TabbedContent
 
 from servicecycle.core import (
     KioskSession,
@@ -311,3 +313,155 @@ async def test_exit_needs_a_second_press_and_stops_the_app(make_app):
         await wait_for(pilot, lambda: not app.is_running)
     assert app.return_code == 0
     assert alerting_threads() == []
+
+
+# -- acknowledging with a name ---------------------------------------------------------------
+
+
+async def firing_bill_alert(pilot) -> None:
+    """A guest rates the bill 1/5: the hotel's rule fires at once."""
+    app = pilot.app
+    await wait_for(pilot, lambda: app.alerting is not None)
+    await pilot.press("1")
+    await on_screen(pilot, ReasonsScreen)
+    await pilot.press("0")
+    await on_screen(pilot, ThanksScreen)
+    await wait_for(pilot, lambda: app.alerting.alerts())
+
+
+BILL = PIN_CONFIG + 'cycle = "hotel-guest"\nmoment = "bill-accuracy"\n'
+
+
+@kiosk_test
+async def test_staff_acknowledge_an_alert_with_their_own_name(make_app, data_dir):
+    app = make_app(BILL, alerting=True, alert_interval=0.05)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await ready(pilot)
+        await firing_bill_alert(pilot)
+        staff = await staff_menu(pilot)
+        staff.query_one(TabbedContent).active = "tab-alerts"
+        await wait_for(pilot, lambda: "Duty manager" in screen_text(app))
+        assert "Your name (for acknowledging):" in screen_text(app)
+        await pilot.click("#ack-name")
+        await pilot.press(*"Amina", "h")
+        name = staff.query_one("#ack-name", Input)
+        name.post_message(events.Paste(" K"))  # pasting works...
+        await pilot.pause(0.05)
+        assert name.value == "Aminah K"
+        for pasted in ("\x1b[2J", "\u202eevil", "a\x00b"):  # ...but no control character
+            name.post_message(events.Paste(pasted))
+            await pilot.pause(0.05)
+        assert name.value == "Aminah K"
+        [alert] = app.alerting.alerts()
+        await pilot.click(f"#ack-{alert.short_id}")
+        await wait_for(pilot, lambda: "Acknowledged by Aminah K" in screen_text(app))
+    with Store(data_dir) as store:
+        acks = [r for r in store.table("alerts") if r.get("event") == "ack"]
+    assert [(a["by"], a["fingerprint"]) for a in acks] == [("Aminah K", alert.fingerprint)]
+    assert stored(data_dir)[0].score == 1  # the name typed was no rating
+
+
+@kiosk_test
+async def test_a_name_of_spaces_is_recorded_as_the_kiosk(make_app, data_dir):
+    app = make_app(BILL, alerting=True, alert_interval=0.05)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await ready(pilot)
+        await firing_bill_alert(pilot)
+        staff = await staff_menu(pilot)
+        staff.query_one(TabbedContent).active = "tab-alerts"
+        await wait_for(pilot, lambda: "Duty manager" in screen_text(app))
+        await pilot.click("#ack-name")
+        await pilot.press("space", "space")
+        [alert] = app.alerting.alerts()
+        await pilot.click(f"#ack-{alert.short_id}")
+        await wait_for(pilot, lambda: "Acknowledged by staff at kiosk kiosk-1" in screen_text(app))
+    with Store(data_dir) as store:
+        acks = [r for r in store.table("alerts") if r.get("event") == "ack"]
+    assert [a["by"] for a in acks] == ["staff at kiosk kiosk-1"]
+
+
+# -- the attract screen's sign of a firing alert ---------------------------------------------
+
+
+@kiosk_test
+async def test_the_attract_screen_shows_staff_a_quiet_sign_while_an_alert_fires(make_app):
+    app = make_app(BILL, alerting=True, alert_interval=0.05)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        attract = app.screen
+        sign = attract.query_one("#firing-sign", Static)
+        await pilot.pause(0.2)
+        assert not sign.visible and not attract.firing
+        assert "•" not in screen_text(app)
+        await firing_bill_alert(pilot)
+        await app.reset()
+        await on_screen(pilot, AttractScreen)
+        await wait_for(pilot, lambda: sign.visible)
+        assert str(sign.visual) == "•"  # a dot: no word a guest would read
+        corner = screen_text(app).splitlines()[-1]
+        assert corner.rstrip().endswith("•") and corner.strip() == "•"
+        real_alerts = app.alerting.alerts
+        app.alerting.alerts = lambda: [  # type: ignore[method-assign]
+            alert for alert in real_alerts() if alert.state.value != "firing"
+        ]
+        # none firing: gone (from the screen too, once it is painted again)
+        await wait_for(pilot, lambda: not sign.visible and "•" not in screen_text(app))
+
+
+# -- what the site's configuration leaves undone ---------------------------------------------
+
+
+@kiosk_test
+async def test_the_staff_menu_shows_every_readiness_warning_and_the_log_has_each_once(
+    make_app, caplog
+):
+    with caplog.at_level(logging.WARNING, logger="servicecycle.kiosk"):
+        app = make_app(PIN_CONFIG + 'languages = ["ms", "en"]\n')
+        async with app.run_test(size=(120, 30)) as pilot:
+            await ready(pilot)
+            staff = await staff_menu(pilot)
+            notes = [str(note.visual) for note in staff.query(".site-warning")]
+            await app.reset()
+            await staff_menu(pilot)  # opened again: shown again, not logged again
+    assert len(notes) == 2
+    assert notes[0].startswith("Kod QR menghala ke http://127.0.0.1:8765/s/{token}")
+    assert notes[1].startswith("Tiada penerima pemberitahuan ditetapkan")
+    logged = [r.getMessage() for r in caplog.records if "before relying" in r.getMessage()]
+    assert [line.split(": ")[1] for line in logged] == ["survey.url", "notify.receivers"]
+
+
+class SurveyLinks:
+    @hookimpl
+    def survey_url(self, rating, token):
+        return f"https://feedback.example/s/{token}"
+
+
+@kiosk_test
+async def test_no_survey_address_warning_when_a_plugin_makes_the_link(tmp_path, data_dir):
+    host = PluginHost.discover(only=BUILTIN)
+    host.add(SurveyLinks(), "links")
+    runtime = Runtime.open(write_config(tmp_path, PIN_CONFIG), data_dir=data_dir, plugins=host)
+    app = KioskApp(KioskSession(runtime), alerting=False, tick_seconds=0.02)
+    try:
+        assert [w.key for w in app.site_warnings] == ["notify.receivers"]
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(pilot)
+            staff = await staff_menu(pilot)
+            assert len(staff.query(".site-warning")) == 1
+            assert "QR code" not in screen_text(app)
+    finally:
+        runtime.close()
+
+
+@kiosk_test
+async def test_a_ready_site_has_no_warning_in_the_staff_menu(make_app):
+    app = make_app(
+        PIN_CONFIG
+        + '[survey]\nurl = "https://feedback.example/s/{token}"\n'
+        + '[notify.receivers.duty]\ntype = "webhook"\nurl = "https://hooks.example/x"\n'
+        + '[[notify.routes]]\nreceiver = "duty"\n'
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        staff = await staff_menu(pilot)
+        assert not staff.query("#site-warnings")

@@ -97,9 +97,24 @@ def make_runtime(
         runtime.close()
 
 
+#: The terminal the kiosk tests run on, whatever the one running the tests is: true colour,
+#: colours on. A test of another terminal sets TERM, COLORTERM or NO_COLOR itself.
+TEST_TERMINAL = {"TERM": "xterm-256color", "COLORTERM": "truecolor"}
+
+
 @pytest.fixture
-def make_app(make_runtime: Callable[..., Runtime]) -> Callable[..., KioskApp]:
-    """``make_app(config_text, clock=..., language=..., **app_options)``."""
+def make_app(
+    make_runtime: Callable[..., Runtime], monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., KioskApp]:
+    """``make_app(config_text, clock=..., language=..., **app_options)``.
+
+    The app reads the terminal's colour system (TERM, COLORTERM) and NO_COLOR when
+    it is made: they are set to :data:`TEST_TERMINAL` first, so that a test changing
+    them (``monkeypatch.setenv``) after asking for this fixture decides.
+    """
+    for name, value in TEST_TERMINAL.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("NO_COLOR", raising=False)
 
     def make(
         config: str = "",

@@ -45,6 +45,7 @@ from servicecycle.kiosk.screens import (
     StaffScreen,
     ThanksScreen,
 )
+from servicecycle.kiosk.widgets.big_text import BigText
 
 from .test_kiosk_support import (
     BUILTIN,
@@ -79,6 +80,8 @@ TEXT_WIDGETS = {
     "Digits",
     "Markdown",
     "Collapsible",
+    "Input",
+    "BigText",
 }
 TEXT_KEYWORDS = {"content", "label", "prompt", "title", "renderable", "tooltip", "placeholder"}
 #: Methods that show their arguments (``Static.update``, a table's cells, a toast...).
@@ -439,3 +442,38 @@ async def test_hostile_texts_are_shown_literally_on_every_screen(hostile_app):
     assert app.return_code in (None, 0)
     ratings = stored(data_dir)
     assert [(r.score, r.reasons) for r in ratings] == [(1, ("bad-5",)), (5, ())]
+
+
+@kiosk_test
+async def test_a_hostile_question_in_large_type_is_drawn_from_its_printable_text(hostile_app):
+    app, _clock, _data_dir, _link = hostile_app
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot)
+        screen = await on_screen(pilot, AttractScreen)
+        await pilot.pause()
+        question = screen.query_one("#question", BigText)
+        assert question.text == printable(app.session.moment.question["en"])
+        assert question.big  # drawn: brackets, backslashes and all are letters of the font
+        check_screen(app, SITE_NAME)
+        assert "[/x]" not in screen_text(app).split("\n", 3)[-1]  # not as text: as type
+
+
+# -- the kiosk's own words ----------------------------------------------------------------------
+
+
+def test_every_kiosk_text_is_in_every_language_with_the_same_placeholders():
+    import string
+
+    from servicecycle.kiosk.screens import TooSmallScreen
+    from servicecycle.kiosk.strings import strings
+
+    def placeholders(text: str) -> set[str]:
+        return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+    table = strings()
+    for key, texts in table.items():
+        assert set(texts) == {"en", "ms", "ru", "tr"}, key
+        assert len({frozenset(placeholders(t)) for t in texts.values()}) == 1, key
+    for screen in (OutOfServiceScreen, PinScreen, StaffScreen, ThanksScreen, TooSmallScreen):
+        missing = [key for key in screen.TEXT_KEYS if key not in table]
+        assert missing == [], f"{screen.__name__} declares texts strings.toml lacks"

@@ -52,3 +52,17 @@ def test_a_ready_site_has_no_warning():
 @given(st.text())
 def test_any_text_is_judged_without_raising(url):
     assert unreachable_host(url) is None or isinstance(unreachable_host(url), str)
+
+
+def test_a_plugin_that_makes_the_survey_links_makes_the_address_moot():
+    from servicecycle.core import PluginHost, hookimpl
+
+    class Links:
+        @hookimpl
+        def survey_url(self, rating, token):
+            return f"https://surveys.example.com/{token}"
+
+    host = PluginHost.discover(only={"hotel"})
+    assert "survey.url" in [w.key for w in readiness_warnings(Config(), host)]
+    host.add(Links(), "links")
+    assert [w.key for w in readiness_warnings(Config(), host)] == ["notify.receivers"]

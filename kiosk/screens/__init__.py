@@ -6,6 +6,7 @@ from .pin import PinScreen
 from .reasons import ReasonsScreen
 from .staff import StaffScreen
 from .thanks import ThanksScreen
+from .too_small import TooSmallScreen
 
 __all__ = [
     "AttractScreen",
@@ -14,4 +15,5 @@ __all__ = [
     "ReasonsScreen",
     "StaffScreen",
     "ThanksScreen",
+    "TooSmallScreen",
 ]

@@ -34,7 +34,8 @@ log = logging.getLogger(__name__)
 
 MAX_DIGITS = 12
 PAD = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "del", "0", "ok")
-PAD_LABELS = {"del": "⌫", "ok": "OK"}
+#: "←" rather than "⌫": the Linux console's fonts have no "⌫" (it showed as a "?").
+PAD_LABELS = {"del": "←", "ok": "OK"}
 
 
 class PinScreen(KioskScreen):

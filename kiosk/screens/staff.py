@@ -1,8 +1,15 @@
 """The staff menu: today's figures, alerts with their response path, the moment, exit.
 
 Everything shown comes from core (``KioskSession.today()``,
-``AlertingWorker.alerts()``); the screen only lays it out. Loading runs off the
-UI thread, because the alert book waits while the rule engine evaluates.
+``AlertingWorker.alerts()``, ``readiness_warnings()``); the screen only lays it
+out. Loading runs off the UI thread, because the alert book waits while the
+rule engine evaluates.
+
+A staff member acknowledging an alert may give their name in the *Alerts*
+tab; with the field left empty (or only spaces) the acknowledgement is recorded
+as "staff at kiosk *id*". The name is outside text like any other: the field
+takes no control character or bidi override (typed or pasted), and the name
+reaches the alert cards only through ``plain()``.
 """
 
 from __future__ import annotations
@@ -13,10 +20,18 @@ import logging
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Button, DataTable, OptionList, Static, TabbedContent, TabPane
+from textual.widgets import (
+    Button,
+    DataTable,
+    Input,
+    OptionList,
+    Static,
+    TabbedContent,
+    TabPane,
+)
 from textual.widgets.option_list import Option
 
-from servicecycle.core import Alert, MomentFigures, RuleFault, ServiceCycleError
+from servicecycle.core import Alert, MomentFigures, RuleFault, ServiceCycleError, SiteWarning
 
 from ..plain import plain, plain_cell
 from ..strings import Texts
@@ -25,6 +40,13 @@ from .base import KioskScreen
 log = logging.getLogger(__name__)
 
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
+#: The longest name a staff member may give when acknowledging an alert, and what it may
+#: hold: anything but control characters and bidi overrides (a paste cannot bring them in).
+MAX_NAME = 60
+NAME_CHARACTERS = r"[^\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]*"
+#: Readiness warnings the kiosk words in the screen's language (by configuration key);
+#: any other is shown as core words it.
+WARNING_TEXTS = {"survey.url": "staff.warn_survey_url", "notify.receivers": "staff.warn_receivers"}
 
 
 def _number(value: float | None, pattern: str = "{:.2f}") -> str:
@@ -65,6 +87,9 @@ class StaffScreen(KioskScreen):
         "staff.back",
         "staff.exit",
         "staff.exit_confirm",
+        "staff.ack_name",
+        "staff.warn_survey_url",
+        "staff.warn_receivers",
     )
 
     def __init__(self) -> None:
@@ -87,11 +112,18 @@ class StaffScreen(KioskScreen):
             yield Button(plain(texts["staff.exit"]), id="exit", variant="error")
         if self.session.default_pin_in_use:
             yield Static(plain(texts["staff.demo_pin"]), id="demo-pin")
+        if self.kiosk.site_warnings:
+            with Vertical(id="site-warnings"):
+                for warning in self.kiosk.site_warnings:
+                    yield Static(plain(self._warning_text(warning)), classes="site-warning")
         with TabbedContent(id="staff-tabs"):
             with TabPane(plain(texts["staff.tab_today"]), id="tab-today"):
                 yield Static(plain(texts["staff.loading"]), id="today-note")
                 yield DataTable(id="today", cursor_type="row", zebra_stripes=True)
             with TabPane(plain(texts["staff.tab_alerts"]), id="tab-alerts"):
+                with Horizontal(id="ack-by"):
+                    yield Static(plain(texts["staff.ack_name"]), id="ack-name-label")
+                    yield Input(id="ack-name", max_length=MAX_NAME, restrict=NAME_CHARACTERS)
                 yield VerticalScroll(id="alerts")
             with TabPane(plain(texts["staff.tab_moment"]), id="tab-moment"):
                 yield Static(plain(self._now_asking()), id="now-asking")
@@ -105,6 +137,12 @@ class StaffScreen(KioskScreen):
         table.add_column(plain_cell(self.texts["staff.col_reasons"]), key="col_reasons")
         self.load_today()
         self.load_alerts()
+
+    def _warning_text(self, warning: SiteWarning) -> str:
+        key = WARNING_TEXTS.get(warning.key)
+        if key is None:
+            return str(warning)
+        return self.texts.fill(key, url=self.session.config.survey.url)
 
     # -- today's figures -----------------------------------------------------------
 
@@ -217,12 +255,17 @@ class StaffScreen(KioskScreen):
             return
         short_id = event.button.id.removeprefix("ack-")
         event.button.disabled = True
+        by = self.acknowledger()
         try:
-            await asyncio.to_thread(worker.acknowledge, short_id, self.kiosk.staff_name)
+            await asyncio.to_thread(worker.acknowledge, short_id, by)
         except ServiceCycleError as exc:
             log.error("could not acknowledge alert %s: %s", short_id, exc)
         if self.is_active:
             self.load_alerts()
+
+    def acknowledger(self) -> str:
+        """The name typed in the *Alerts* tab, or the kiosk's "staff at kiosk *id*"."""
+        return self.query_one("#ack-name", Input).value.strip() or self.kiosk.staff_name
 
     # -- the moment asked about ----------------------------------------------------
 

@@ -1,8 +1,9 @@
 """Thank you, and a QR code to the follow-up survey for this very rating.
 
-Only ever shown for a rating core has stored. The QR code is sized to the
-terminal: if the link is too long for a code that fits, the address is shown
-as text instead (and logged, so the site can shorten its survey URL).
+Only ever shown for a rating core has stored. "Thank you!" is in large type
+where it fits (:class:`~..widgets.big_text.BigText`). The QR code is sized to
+the terminal: if the link is too long for a code that fits, the address is
+shown as text instead (and logged, so the site can shorten its survey URL).
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from textual.widgets import Static
 
 from servicecycle.core import Rating, printable
 
+from ..glyphs import full_blocks_only
 from ..plain import plain
+from ..widgets.big_text import BigText
 from ..widgets.qr import QRCode, qr_matrix, qr_text
 from .base import KioskScreen
 
@@ -24,6 +27,8 @@ log = logging.getLogger(__name__)
 
 #: Columns kept for the thank-you words beside the code.
 TEXT_COLUMNS = 30
+#: The most rows "Thank you!" may take in large type.
+TITLE_ROWS = 8
 
 
 class ThanksScreen(KioskScreen):
@@ -67,7 +72,7 @@ class ThanksScreen(KioskScreen):
         code = self.code
         with Horizontal(id="thanks"):
             with Vertical(id="thanks-text"):
-                yield Static(plain(texts["thanks.title"]), id="thanks-title")
+                yield BigText(plain(texts["thanks.title"]), id="thanks-title", max_rows=TITLE_ROWS)
                 yield Static(plain(texts["thanks.saved"]), id="thanks-saved")
                 if code is not None:
                     yield Static(plain(texts["thanks.scan"]), id="thanks-scan")
@@ -82,7 +87,12 @@ class ThanksScreen(KioskScreen):
         if self.link is None or self.matrix is None:
             return None
         width, height = self.app.size
-        code = qr_text(self.matrix, max_width=width - TEXT_COLUMNS, max_height=height)
+        code = qr_text(
+            self.matrix,
+            max_width=width - TEXT_COLUMNS,
+            max_height=height,
+            full=full_blocks_only(),
+        )
         if code is None:
             log.warning(
                 "survey link of %d characters does not fit a QR code on a %dx%d screen; "

@@ -1,7 +1,9 @@
 """The survey link as a QR code drawn with half-block characters.
 
 Two modules share one terminal cell (upper and lower half), which makes them
-square on a normal terminal font. The widget pins its colours (black on white)
+square on a normal terminal font. On the Linux console, whose fonts lack the
+half blocks, each module is two full blocks side by side instead
+(:mod:`..glyphs`). The widget pins its colours (black on white)
 in its own CSS, so whatever the theme or the terminal's background, the code
 stays dark-on-light, which is what phone cameras expect. A quiet zone of four
 modules surrounds it. The smallest symbol that holds the URL is used; at that
@@ -65,15 +67,33 @@ def scaled(matrix: list[list[bool]], factor: int) -> list[list[bool]]:
     return [[cell for cell in row for _ in range(factor)] for row in matrix for _ in range(factor)]
 
 
+def full_blocks(matrix: list[list[bool]]) -> str:
+    """One module row per text line, two cells per module (``██``): square modules
+    on a console font twice as tall as wide, with no half blocks (the Linux console)."""
+    return "\n".join("".join("██" if dark else "  " for dark in row) for row in matrix)
+
+
 def qr_text(
-    matrix: list[list[bool]], max_width: int, max_height: int, max_scale: int = 3
+    matrix: list[list[bool]],
+    max_width: int,
+    max_height: int,
+    max_scale: int = 3,
+    *,
+    full: bool = False,
 ) -> str | None:
     """The code as text, as large as fits ``max_width`` × ``max_height`` cells (up to
-    ``max_scale`` cells per module), or None when even the smallest does not fit."""
+    ``max_scale`` cells per module), or None when even the smallest does not fit.
+
+    ``full`` draws with full blocks only (:func:`full_blocks`), for the Linux console.
+    """
     size = len(matrix)
     for factor in range(max_scale, 0, -1):
-        if size * factor <= max_width and (size * factor + 1) // 2 <= max_height:
-            return half_blocks(scaled(matrix, factor) if factor > 1 else matrix)
+        code = scaled(matrix, factor) if factor > 1 else matrix
+        if full:
+            if 2 * size * factor <= max_width and size * factor <= max_height:
+                return full_blocks(code)
+        elif size * factor <= max_width and (size * factor + 1) // 2 <= max_height:
+            return half_blocks(code)
     return None
 
 
