@@ -72,6 +72,13 @@ class KioskSession:
         self._tokens: SurveyTokens | None = None
         self._pin: PinGuard | None = None
 
+    @property
+    def high_threshold(self) -> int:
+        """Ratings at or above this ask "what went well?" (0: never): ``kiosk.high_threshold``,
+        else the top two points of the kiosk's scale. ``config show`` reports this value."""
+        configured = self.config.kiosk.high_threshold
+        return configured if configured is not None else self.scale - 1
+
     def open_store(self) -> None:
         """Take the data folder for this kiosk. Raises StoreError (StoreBusy when another
         kiosk owns it, StoreCorruption when its newest file is damaged)."""
@@ -156,7 +163,7 @@ class KioskSession:
 
     def _follow_up(self, score: int) -> tuple[FollowUp, list[tuple[str, str]]]:
         kiosk = self.config.kiosk
-        high = kiosk.high_threshold if kiosk.high_threshold is not None else self.scale - 1
+        high = self.high_threshold
         # never a complaint after the best face, nor praise after the worst (core refuses both)
         if score <= kiosk.low_threshold and score < self.scale and self.moment.reasons:
             ids, kind = list(self.moment.reasons[:6]), "reasons"
