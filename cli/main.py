@@ -21,15 +21,16 @@ from servicecycle.core import (
     Runtime,
     ServiceCycleError,
     export,
-    load_config,
     printable,
 )
 from servicecycle.core.alerting import collect_notifiers
 from servicecycle.core.rules import site_ruleset
 
 from . import render
+from .config import config
+from .importing import import_command
 from .kiosk import kiosk
-from .options import blamed, cycles_option, kiosk_moment, refuse_unknown
+from .options import SINCE, UNTIL, WHEN_HELP, blamed, cycles_option, kiosk_moment, refuse_unknown
 from .output import write_output
 from .plugin import plugin
 from .report import report
@@ -144,7 +145,7 @@ def plugins(state: State, as_json: bool) -> None:
         click.echo(json.dumps(data, indent=2))
         return
     if host.infos:
-        out.print(render.plugin_table(host))
+        out.print(render.plugin_table(host, out.width))
     else:
         out.print("No plugins loaded.")
     if host.problems:
@@ -289,8 +290,10 @@ def record(
     type=click.Path(dir_okay=False, path_type=Path),
     help="File (default: stdout).",
 )
-@click.option("--since", metavar="TIME", help="Only ratings at or after this time (ISO 8601).")
-@click.option("--until", metavar="TIME", help="Only ratings before this time (ISO 8601).")
+@click.option("--since", type=SINCE, help=f"Only ratings from then on: {WHEN_HELP}.")
+@click.option(
+    "--until", type=UNTIL, help="Only ratings before then (a date: up to the end of that day)."
+)
 @click.option("--site", help="Only this site.")
 @click.option("--kiosk", help="Only this kiosk.")
 @click.option("--cycle", help="Only this cycle.")
@@ -301,8 +304,8 @@ def export_command(
     state: State,
     fmt: str,
     output: Path | None,
-    since: str | None,
-    until: str | None,
+    since: datetime | None,
+    until: datetime | None,
     site: str | None,
     kiosk: str | None,
     cycle: str | None,
@@ -317,8 +320,8 @@ def export_command(
     """
     runtime = state.runtime
     where = RatingFilter(
-        since=_parse_time(since, "--since"),
-        until=_parse_time(until, "--until"),
+        since=since,
+        until=until,
         site=site,
         kiosk=kiosk,
         cycle=cycle,
@@ -346,30 +349,8 @@ def export_command(
         err.print("no ratings in this period" + (" match the filters" if filtered else ""))
 
 
-@cli.group()
-def config() -> None:
-    """Inspect and check site configuration files."""
-
-
-@config.command(name="check")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-def config_check(file: Path) -> None:
-    """Validate FILE; exit 1 with every problem listed if it is bad."""
-    load_config(file)
-    click.echo(f"{printable(file)}: ok")
-
-
-@config.command(name="show")
-@click.pass_obj
-def config_show(state: State) -> None:
-    """Print the effective configuration (defaults filled in) as JSON."""
-    runtime = state.runtime
-    data = runtime.config.model_dump(mode="json")
-    data["data_dir"] = str(runtime.data_dir)
-    click.echo(f"# from {printable(runtime.config.source)}")
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
-
-
+cli.add_command(config)
+cli.add_command(import_command)
 cli.add_command(store)
 cli.add_command(rules)
 cli.add_command(alerts)

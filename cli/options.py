@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
 from typing import NoReturn
+from zoneinfo import ZoneInfo
 
 import click
 
@@ -27,6 +29,7 @@ from servicecycle.core import (
 )
 from servicecycle.core.reports.collect import Progress
 from servicecycle.core.reports.known import stored_values
+from servicecycle.core.reports.period import parse_edge
 
 #: How many known values a message lists before "and N more".
 SHOWN = 20
@@ -47,6 +50,53 @@ def refuse(hint: str, value: str, problem: str, allowed: str, known: Iterable[st
     raise click.BadParameter(
         f"{value!r} {printable(problem)}; {printable(allowed)}: {choices(known)}", param_hint=[hint]
     )
+
+
+#: For help texts: what every --since/--until takes.
+WHEN_HELP = "a date, a date and time (site time unless it has a zone) or a time ago (7d, 36h)"
+
+
+class When(click.ParamType):
+    """``--since``/``--until`` in every command: one reading of dates, times and times ago.
+
+    A date is a local day of the site's time zone (as ``--until``, the whole
+    day is included); a time without a zone is site time; ``7d`` or ``36h`` is
+    that long ago (see :func:`~servicecycle.core.reports.period.parse_edge`).
+    Anything else is a usage error (exit 2) naming the option, the value and
+    the forms. The zone is the site's (``site.timezone``) unless given.
+    """
+
+    name = "when"
+
+    def __init__(self, *, end: bool = False, zone: ZoneInfo | None = None) -> None:
+        self.end = end
+        self.zone = zone
+
+    def get_metavar(self, param: click.Parameter, *args: object, **kwargs: object) -> str:
+        return "DATE|TIME|AGO"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        zone = self.zone or site_zone(ctx)
+        try:
+            return parse_edge(str(value), zone, end=self.end)
+        except ServiceCycleError as exc:
+            self.fail(printable(str(exc)), param, ctx)
+
+
+def site_zone(ctx: click.Context | None) -> ZoneInfo:
+    """The site's time zone (``site.timezone``) from the command's runtime; UTC without one."""
+    state = ctx.find_root().obj if ctx is not None else None
+    runtime = getattr(state, "runtime", None) if state is not None else None
+    return runtime.config.site.zone if runtime is not None else ZoneInfo("UTC")
+
+
+#: ``--since`` and ``--until`` of every command.
+SINCE = When()
+UNTIL = When(end=True)
 
 
 def cycles_option(runtime: Runtime, value: str | None, hint: str = "--cycle") -> list[Cycle]:

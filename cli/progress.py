@@ -11,7 +11,15 @@ from __future__ import annotations
 import time
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from servicecycle.core import printable
 
@@ -20,23 +28,34 @@ SHOW_FROM = 30
 
 
 class FileBar:
-    """A transient bar on ``console``, started on the first call: ``bar(done, total)``."""
+    """A transient bar on ``console``, started on the first call: ``bar(done, total)``.
 
-    def __init__(self, label: str, console: Console, show_from: int = SHOW_FROM) -> None:
+    ``unit`` is what is counted: ``files`` (the default), or ``bytes`` (shown as
+    sizes, for reading one big file); no bar is drawn below ``show_from`` of them.
+    """
+
+    def __init__(
+        self, label: str, console: Console, show_from: int = SHOW_FROM, unit: str = "files"
+    ) -> None:
         self.label = label
         self.console = console
         self.show_from = show_from
+        self.unit = unit
         self.progress: Progress | None = None
         self.task: object = None
         self.drawn = 0.0
 
     def __call__(self, done: int, total: int) -> None:
         if self.progress is None:
+            counted: list[ProgressColumn] = (
+                [DownloadColumn()]
+                if self.unit == "bytes"
+                else [MofNCompleteColumn(), TextColumn(printable(self.unit), markup=False)]
+            )
             self.progress = Progress(
                 TextColumn(printable(self.label), style="bold", markup=False),
                 BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("files", markup=False),
+                *counted,
                 TimeElapsedColumn(),
                 console=self.console,
                 transient=True,

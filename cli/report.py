@@ -7,6 +7,7 @@ draws it with Rich, or hands it to core's HTML, JSON and CSV writers.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Literal, TextIO
 
@@ -15,7 +16,6 @@ from rich import box
 from rich.console import Console, Group, RenderableType
 from rich.panel import Panel
 from rich.rule import Rule
-from rich.table import Table
 from rich.text import Text
 
 from servicecycle.core import ServiceCycleError, printable
@@ -40,9 +40,10 @@ from servicecycle.core.reports.model import CycleReport, MomentLine, Report, Sli
 from servicecycle.core.reports.trend import Comparison, Delta
 
 from . import render
-from .options import cycles_option, refuse_unknown
+from .options import SINCE, UNTIL, WHEN_HELP, cycles_option, refuse_unknown
 from .output import write_output
 from .progress import FileBar
+from .render import Column, fitted_table, flow
 
 err = render.console(stderr=True)
 
@@ -81,84 +82,101 @@ def _header(report: Report) -> RenderableType:
     return Panel(text, title=Text(f"Report card — {printable(site)}", "bold"), title_align="left")
 
 
-def _kpis(f: Figures, c: Comparison) -> Text:
-    text = Text()
-    text.append("answers ", "dim")
-    text.append(count_text(f), "bold")
-    text.append(f" ({delta_text(c.count, 'volume')})  ", "dim")
-    text.append("mean ", "dim")
-    text.append(mean_text(f), STYLES[standing(f)])
-    text.append(_change(c.mean, "mean"), "dim")
-    text.append("target ", "dim")
-    text.append(f"{number(f.target)} gap {gap_text(f)}  ")
-    text.append("CSAT ", "dim")
-    text.append(share_text(f.csat, f.csat_ci))
-    text.append(_change(c.csat, "share"), "dim")
-    text.append("index ", "dim")
-    text.append(index_text(f))
-    text.append("  negative ", "dim")
-    text.append(share_text(f.negative_share, f.negative_ci))
-    return text
+def _kpis(f: Figures, c: Comparison, width: int) -> Text:
+    """The headline figures, each kept whole on one line (the gap first among them)."""
+    parts = [
+        Text.assemble(("answers ", "dim"), (count_text(f), "bold"))
+        + Text(f" ({delta_text(c.count, 'volume')})", "dim"),
+        Text.assemble(("mean ", "dim"), (mean_text(f), STYLES[standing(f)]))
+        + Text(_change(c.mean, "mean"), "dim"),
+        Text.assemble(("target ", "dim"), number(f.target), (" gap ", "dim"), gap_text(f)),
+        Text.assemble(("CSAT ", "dim"), share_text(f.csat, f.csat_ci))
+        + Text(_change(c.csat, "share"), "dim"),
+        Text.assemble(("index ", "dim"), index_text(f)),
+        Text.assemble(("negative ", "dim"), share_text(f.negative_share, f.negative_ci)),
+    ]
+    return flow(parts, width)
 
 
 def _change(delta: Delta, kind: Literal["mean", "share"]) -> str:
     """`` (Δ +0.12* ▲)``: the change, starred and arrowed when beyond noise."""
     mark = arrow(delta)
-    return f" (Δ {delta_text(delta, kind)}{'' if mark == '·' else ' ' + mark})  "
+    return f" (Δ {delta_text(delta, kind)}{'' if mark == '·' else ' ' + mark})"
 
 
-def _service_map(cycle: CycleReport) -> Table:
+#: A grid: no borders, no header, one space between columns.
+GRID: dict[str, object] = {
+    "box": None,
+    "show_header": False,
+    "show_edge": False,
+    "pad_edge": False,
+    "padding": (0, 1),
+}
+
+
+def _service_map(cycle: CycleReport, width: int) -> RenderableType:
     """Stages in cycle order, each with its score; critical moments first within a stage."""
-    table = Table.grid(padding=(0, 1))
-    table.add_column(width=3, no_wrap=True)
-    table.add_column(no_wrap=True)
-    table.add_column(justify="right", no_wrap=True)
-    table.add_column(justify="right", no_wrap=True)
-    table.add_column(justify="right", no_wrap=True)
+    columns = [
+        Column("", wrap=False),
+        Column("stage / moment"),
+        Column("mean ± 95 %", justify="right", wrap=False),
+        Column("gap", justify="right", wrap=False),
+        Column("answers", keep=1, justify="right", wrap=False),
+    ]
+    rows: list[list[str | Text]] = []
     last = len(cycle.stages)
     for number_of, stage in enumerate(cycle.stages, start=1):
         name = Text(printable(stage.name), "bold")
         if stage.critical:
             name.append("  ★ critical stage", CRITICAL)
-        table.add_row(
-            Text(f"{number_of:>2}", "bold cyan"),
-            name,
-            _styled(mean_text(stage.figures), stage.figures),
-            Text(f"gap {gap_text(stage.figures)}", "dim"),
-            Text(count_text(stage.figures), "dim"),
+        rows.append(
+            [
+                Text(f"{number_of:>2}", "bold cyan"),
+                name,
+                _styled(mean_text(stage.figures), stage.figures),
+                Text(f"gap {gap_text(stage.figures)}", "dim"),
+                Text(count_text(stage.figures), "dim"),
+            ]
         )
         for line in stage.moments:
             mark, style = ("★", CRITICAL) if line.critical else ("·", "")
-            table.add_row(
-                Text(" │", "cyan"),
-                Text.assemble("  ", mark, " ", printable(line.moment), style=style),
-                _styled(mean_text(line.figures), line.figures),
-                Text(f"gap {gap_text(line.figures)}", STYLES[standing(line.figures)]),
-                Text(count_text(line.figures), "dim"),
+            rows.append(
+                [
+                    Text(" │", "cyan"),
+                    Text.assemble("  ", mark, " ", printable(line.moment), style=style),
+                    _styled(mean_text(line.figures), line.figures),
+                    Text(f"gap {gap_text(line.figures)}", STYLES[standing(line.figures)]),
+                    Text(count_text(line.figures), "dim"),
+                ]
             )
         if number_of != last:
-            table.add_row(Text(" ▼", "cyan"), "", "", "", "")
-    return table
+            rows.append([Text(" ▼", "cyan"), "", "", "", ""])
+    return fitted_table(columns, rows, width, more="--format json", **GRID)
 
 
-def _card(lines: list[MomentLine], narrow: bool = False) -> Table:
+#: The report card's columns; on a narrow terminal the highest ``keep`` go first, the
+#: moment, its mean and its gap (the headline) never.
+CARD = [
+    Column("moment of truth"),
+    Column("answers", keep=2, justify="right", wrap=False),
+    Column("mean ± 95 %", justify="right", wrap=False),
+    Column("target", keep=1, justify="right", wrap=False),
+    Column("gap", justify="right", wrap=False),
+    Column("CSAT (95 %)", keep=3, justify="right", wrap=False),
+    Column("index", keep=5, justify="right", wrap=False),
+    Column("neg.", keep=4, justify="right", wrap=False),
+    Column("Δ mean", keep=6, justify="right", wrap=False),
+]
+
+
+def _card(lines: list[MomentLine], width: int) -> RenderableType:
     """Every moment, critical ones first; reasons are listed with the widest gaps.
 
-    Under 100 columns the index and the change columns are left out (the
-    summary line above the card still has them).
+    When the terminal is narrow the change, index, negative-share and CSAT
+    columns are left out in that order (the summary line above the card still
+    has them); the moment, its mean and its gap always stay.
     """
-    table = Table(
-        title="Report card — critical moments first",
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
-        show_edge=False,
-        pad_edge=False,
-        padding=(0, 0, 0, 1),
-    )
-    names = ["moment of truth", "answers", "mean ± 95 %", "target", "gap", "CSAT (95 %)"]
-    names += ["neg."] if narrow else ["index", "neg.", "Δ mean"]
-    for name in names:
-        table.add_column(name, justify="left" if name == names[0] else "right", no_wrap=True)
+    rows = []
     for line in lines:
         f = line.figures
         cells: dict[str, RenderableType] = {
@@ -175,11 +193,22 @@ def _card(lines: list[MomentLine], narrow: bool = False) -> Table:
             "neg.": percent(f.negative_share),
             "Δ mean": delta_text(line.comparison.mean, "mean"),
         }
-        table.add_row(*(cells[name] for name in names))
-    return table
+        rows.append([cells[column.header] for column in CARD])
+    return fitted_table(
+        CARD,
+        rows,
+        width,
+        title="Report card — critical moments first",
+        more="--format json",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        padding=(0, 0, 0, 1),
+    )
 
 
-def _gaps(cycle: CycleReport) -> Text:
+def _gaps(cycle: CycleReport, width: int) -> Text:
+    """The widest gaps, one figure per part: a figure is never cut from its name."""
     text = Text("Where promise and perception differ most\n", "bold")
     if not cycle.widest_gaps:
         text.append(
@@ -189,16 +218,26 @@ def _gaps(cycle: CycleReport) -> Text:
             "dim",
         )
     for rank, line in enumerate(cycle.widest_gaps, start=1):
-        text.append(f"  {rank:d}. ")
-        text.append(f"{'★ ' if line.critical else ''}{printable(line.moment)}", "bold")
-        text.append(f" ({printable(line.stage)}): perceived {mean_text(line.figures)} vs promised ")
-        text.append(f"{line.target:.2f}, gap ")
-        text.append(gap_text(line.figures), STYLES[standing(line.figures)])
+        parts = [
+            Text.assemble(
+                f"  {rank:d}. ",
+                (f"{'★ ' if line.critical else ''}{printable(line.moment)}", "bold"),
+                f" ({printable(line.stage)}):",
+            ),
+            Text(f"perceived {mean_text(line.figures)}"),
+            Text(f"vs promised {line.target:.2f},"),
+            Text.assemble("gap ", (gap_text(line.figures), STYLES[standing(line.figures)])),
+        ]
         reasons = line.figures.top_reasons(3)
         if reasons:
             count = line.figures.count
-            shares = ", ".join(f"{r} {n / count:.0%}" for r, n in reasons)
-            text.append(f"; reasons: {printable(shares)}", "dim")
+            parts[-1].append(";")
+            parts.append(Text("reasons:", "dim"))
+            parts += [
+                Text(f"{printable(r)} {n / count:.0%}{',' if i < len(reasons) - 1 else ''}", "dim")
+                for i, (r, n) in enumerate(reasons)
+            ]
+        text.append_text(flow(parts, width, gap=" ", indent="     "))
         text.append("\n")
     return text
 
@@ -220,36 +259,56 @@ def _trend(cycle: CycleReport) -> Text:
     return text.append(f"  {low:.0f}–{high:.0f}, {printable(first)} … {printable(last)}", "dim")
 
 
-def _reasons(cycle: CycleReport) -> Text:
+def _reasons(cycle: CycleReport, width: int) -> Text:
     text = Text("Reasons customers gave\n", "bold")
     reasons = cycle.figures.top_reasons(6)
     if not reasons:
         return text.append("  none picked\n", "dim")
     peak = reasons[0][1]
-    width = max(len(printable(r)) for r, _ in reasons)
+    name_width = max(len(printable(r)) for r, _ in reasons)
+    # the bars shrink before a count would be pushed onto a line of its own
+    longest = max(len(f" {n:,} (100%)") for _, n in reasons)
+    bar = max(5, min(30, width - 3 - name_width - longest))
     for reason, n in reasons:
         share = n / cycle.figures.count if cycle.figures.count else 0
-        text.append(f"  {printable(reason):<{width}} ")
-        text.append("█" * max(1, round(n / peak * 30)), "magenta")
+        text.append(f"  {printable(reason):<{name_width}} ")
+        text.append("█" * max(1, round(n / peak * bar)), "magenta")
         text.append(f" {n:,} ({share:.0%})\n", "dim")
     return text
 
 
-def _slices(slices: list[tuple[str, list[Slice]]]) -> Table:
+#: The table by site, kiosk and language: what goes first when the terminal is narrow.
+SLICES = [
+    Column("by"),
+    Column("", wrap=False),
+    Column("answers", keep=1, justify="right", wrap=False),
+    Column("mean ± 95 %", justify="right", wrap=False),
+    Column("gap", justify="right", wrap=False),
+    Column("CSAT", keep=2, justify="right", wrap=False),
+    Column("negative", keep=3, justify="right", wrap=False),
+]
+
+
+def _slices(slices: list[tuple[str, list[Slice]]], width: int) -> RenderableType:
     """The cycle by site, by kiosk and by language, in one compact table."""
-    table = Table(title="By site, kiosk and language", title_justify="left")
-    for name in ("by", "", "answers", "mean ± 95 %", "gap", "CSAT", "negative"):
-        table.add_column(name, justify="left" if name in ("by", "") else "right", no_wrap=True)
+    rows: list[list[str | Text] | None] = []
     for title, items in slices:
+        if rows:
+            rows.append(None)
         for n, item in enumerate(items):
-            _slice_row(table, title if n == 0 else "", item)
-        table.add_section()
-    return table
+            rows.append(_slice_row(title if n == 0 else "", item))
+    return fitted_table(
+        SLICES,
+        rows,
+        width,
+        title="By site, kiosk and language",
+        more="--format json",
+    )
 
 
-def _slice_row(table: Table, title: str, item: Slice) -> None:
+def _slice_row(title: str, item: Slice) -> list[str | Text]:
     f = item.figures
-    table.add_row(
+    return [
         title,
         printable(item.key),
         count_text(f),
@@ -257,68 +316,83 @@ def _slice_row(table: Table, title: str, item: Slice) -> None:
         gap_text(f),
         percent(f.csat),
         percent(f.negative_share),
+    ]
+
+
+def _title(cycle: CycleReport, width: int) -> RenderableType:
+    """The cycle's rule line; a title too long for it goes above a plain rule, whole."""
+    title = Text.assemble(
+        (printable(cycle.name), "bold"),
+        f" · {printable(cycle.cycle)} · industry {printable(cycle.industry)} · "
+        f"scale 1–{cycle.scale:d}",
     )
+    if title.cell_len + 6 <= width:
+        return Rule(title, align="left", style="cyan")
+    return Group(title, Rule(style="cyan"))
 
 
 def _cycle(cycle: CycleReport, width: int = 120) -> RenderableType:
     life = cycle.lifecycle
     parts: list[RenderableType] = [
-        _kpis(cycle.figures, cycle.comparison),
+        _kpis(cycle.figures, cycle.comparison, width),
         Text(
             f"lifecycle: {printable(life.phase or 'no data')} — {printable(life.explanation)}",
             "italic",
         ),
         Text("\nService map", "bold"),
-        _service_map(cycle),
+        _service_map(cycle, width),
         Text(""),
-        _card(cycle.card, narrow=width < 100),
-        _gaps(cycle),
+        _card(cycle.card, width),
+        _gaps(cycle, width),
         _trend(cycle),
         Text(""),
-        _reasons(cycle),
+        _reasons(cycle, width),
     ]
     parts.append(
         _slices(
-            [("site", cycle.by_site), ("kiosk", cycle.by_kiosk), ("language", cycle.by_language)]
+            [("site", cycle.by_site), ("kiosk", cycle.by_kiosk), ("language", cycle.by_language)],
+            width,
         )
     )
-    return Group(
-        Rule(
-            Text.assemble(
-                (printable(cycle.name), "bold"),
-                f" · {printable(cycle.cycle)} · industry {printable(cycle.industry)} · "
-                f"scale 1–{cycle.scale:d}",
-            ),
-            align="left",
-            style="cyan",
-        ),
-        *parts,
-    )
+    return Group(_title(cycle, width), *parts)
 
 
-def _survey(report: Report) -> RenderableType | None:
+#: The survey table's columns, least needed last.
+SURVEY = [
+    Column("cycle", keep=2),
+    Column("stage"),
+    Column("answers", keep=1, justify="right", wrap=False),
+    Column("mean ± 95 %", justify="right", wrap=False),
+    Column("target", keep=1, justify="right", wrap=False),
+    Column("gap", justify="right", wrap=False),
+    Column("CSAT", keep=3, justify="right", wrap=False),
+]
+
+
+def _survey(report: Report, width: int) -> RenderableType | None:
     survey = report.survey
     if survey is None:
         return None
-    table = Table(
+    rows: list[list[str | Text]] = [
+        [
+            printable(cycle.cycle),
+            Text(f"{'★ ' if stage.critical else ''}{printable(stage.stage)}"),
+            count_text(stage.figures),
+            _styled(mean_text(stage.figures), stage.figures),
+            f"{stage.target:.2f}",
+            gap_text(stage.figures),
+            share_text(stage.figures.csat, stage.figures.csat_ci),
+        ]
+        for cycle in survey.cycles
+        for stage in cycle.stages
+    ]
+    return fitted_table(
+        SURVEY,
+        rows,
+        width,
         title=f"Follow-up survey: {survey.answers:,} answers, {survey.comments:,} with a comment",
-        title_justify="left",
+        more="--format json",
     )
-    for name in ("cycle", "stage", "answers", "mean ± 95 %", "target", "gap", "CSAT"):
-        table.add_column(name, justify="left" if name in ("cycle", "stage") else "right")
-    for cycle in survey.cycles:
-        for stage in cycle.stages:
-            f = stage.figures
-            table.add_row(
-                printable(cycle.cycle),
-                Text(f"{'★ ' if stage.critical else ''}{printable(stage.stage)}"),
-                count_text(f),
-                _styled(mean_text(f), f),
-                f"{stage.target:.2f}",
-                gap_text(f),
-                share_text(f.csat, f.csat_ci),
-            )
-    return table
 
 
 def render_terminal(report: Report, console: Console) -> None:
@@ -328,7 +402,7 @@ def render_terminal(report: Report, console: Console) -> None:
         console.print("No ratings in this period.")
     for cycle in report.cycles:
         console.print(_cycle(cycle, console.width))
-    survey = _survey(report)
+    survey = _survey(report, console.width)
     if survey is not None:
         console.print(survey)
     if report.unknown:
@@ -377,13 +451,14 @@ def _write(output: Path | None, write: Callable[[TextIO], object]) -> None:
 )
 @click.option(
     "--since",
-    metavar="DATE|TIME",
-    help="Start: a date (site time) or an ISO time. Default: 30 days ago, today included.",
+    type=SINCE,
+    help=f"Start: {WHEN_HELP}. Default: 30 days ago, today included.",
 )
 @click.option(
     "--until",
-    metavar="DATE|TIME",
-    help="End: a date (that whole day is included) or an ISO time (exclusive). Default: today.",
+    type=UNTIL,
+    help="End: a date (that whole day is included), a time (exclusive) or a time ago. "
+    "Default: the end of today.",
 )
 @click.option("--cycle", help="Only this cycle (or every cycle of this industry).")
 @click.option("--site", help="Only ratings of this site.")
@@ -412,8 +487,8 @@ def report(
     ctx: click.Context,
     fmt: str,
     output: Path | None,
-    since: str | None,
-    until: str | None,
+    since: datetime | None,
+    until: datetime | None,
     cycle: str | None,
     site: str | None,
     kiosk: str | None,

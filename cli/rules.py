@@ -6,14 +6,23 @@ import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 from rich.text import Text
 
-from servicecycle.core import AlertState, RatingFilter, RuleFault, ServiceCycleError, printable
+from servicecycle.core import (
+    Alert,
+    AlertState,
+    RatingFilter,
+    RuleFault,
+    ServiceCycleError,
+    printable,
+)
 from servicecycle.core.alerting import Dispatcher
+from servicecycle.core.alerting.silences import Silence
 from servicecycle.core.rules import (
     AlertBook,
     Alerting,
@@ -26,10 +35,16 @@ from servicecycle.core.rules import (
 from servicecycle.core.rules.checks import run_rule_tests
 from servicecycle.core.rules.loader import ruleset_from_files
 
-from .render import console
+from .options import SINCE, UNTIL, WHEN_HELP
+from .render import Column, console, fitted_table, site_time
 
 out = console(soft_wrap=True)
 err = console(stderr=True)
+
+#: The --json flag of every command here: machine-readable output, shapes in docs/rules.md.
+json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Machine-readable output (see docs/rules.md)."
+)
 
 SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
 
@@ -43,10 +58,53 @@ def _key(key: tuple[tuple[str, str], ...]) -> str:
     return printable(", ".join(f"{k}={v}" for k, v in key))
 
 
-def _parse_time(value: str | None, option: str) -> datetime | None:
-    from .main import _parse_time as parse
+def _zone(state: object) -> ZoneInfo:
+    """The site's time zone: every time shown here is on the site's clock."""
+    return state.runtime.config.site.zone  # type: ignore[attr-defined]
 
-    return parse(value, option)
+
+def _alert_json(alert: Alert) -> dict[str, Any]:
+    """One alert as `alerts list --json`, `alerts ack --json` and `alerts run --json` give it."""
+    return {
+        "id": alert.short_id,
+        "fingerprint": alert.fingerprint,
+        "state": str(alert.state),
+        "rule": alert.rule,
+        "severity": alert.severity,
+        "key": dict(alert.key),
+        "since": alert.since.isoformat(),
+        "summary": alert.summary,
+        "response": alert.response,
+        "acknowledged_by": alert.acknowledged_by,
+    }
+
+
+def _silence_json(item: Silence, now: datetime) -> dict[str, Any]:
+    """One silence as the `alerts silence ... --json` commands give it."""
+    return {
+        "id": item.id,
+        "matchers": [str(m) for m in item.matchers],
+        "starts_at": item.starts_at.isoformat(),
+        "ends_at": item.ends_at.isoformat(),
+        "created_by": item.created_by,
+        "comment": item.comment,
+        "active": item.is_active(now),
+    }
+
+
+def _problem_json(problem: object) -> dict[str, Any]:
+    """A rule that could not be loaded: where, which rule, what is wrong (and the line as shown)."""
+    return {
+        "source": getattr(problem, "source", None),
+        "line": getattr(problem, "line", None),
+        "rule": getattr(problem, "rule", None),
+        "message": getattr(problem, "message", str(problem)),
+        "text": str(problem),
+    }
+
+
+def _echo_json(data: object) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 
 @click.group()
@@ -89,26 +147,33 @@ def list_rules(state: object, as_json: bool) -> None:
             )
         )
         return
-    table = Table(title="Alert rules", title_justify="left")
-    table.add_column("id", no_wrap=True)
-    table.add_column("status", no_wrap=True)
-    for column in ("kind", "severity", "fires on", "key", "from", "site changes"):
-        table.add_column(column, overflow="fold")
+    columns = [
+        Column("id"),
+        Column("status"),
+        Column("kind", keep=3),
+        Column("severity", keep=1),
+        Column("fires on"),
+        Column("key", keep=4),
+        Column("from", keep=5),
+        Column("site changes", keep=2),
+    ]
+    table = []
     for loaded, status in sorted(rows, key=lambda r: r[0].rule.id):
         rule = loaded.rule
         style = "dim" if status == "disabled" else ""
-        table.add_row(
-            printable(rule.id),
-            Text(status, "bold red" if status == "failing" else ""),
-            printable(rule.kind),
-            _severity(rule.severity),
-            printable(rule.describe_threshold()),
-            printable(", ".join(rule.key_by)),
-            printable(loaded.origin),
-            printable("; ".join(loaded.changed_by_site) or "-"),
-            style=style,
+        table.append(
+            [
+                Text(printable(rule.id), style),
+                Text(status, "bold red" if status == "failing" else style),
+                Text(printable(rule.kind), style),
+                _severity(rule.severity),
+                Text(printable(rule.describe_threshold()), style),
+                Text(printable(", ".join(rule.key_by)), style),
+                Text(printable(loaded.origin), style),
+                Text(printable("; ".join(loaded.changed_by_site) or "-"), style),
+            ]
         )
-    out.print(table)
+    out.print(fitted_table(columns, table, out.width, title="Alert rules"))
     _print_problems(ruleset)
     for fault in failing.values():
         err.print(_fault_line(fault))
@@ -126,10 +191,23 @@ def _fault_line(fault: RuleFault) -> Text:
 
 @rules.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@json_option
 @click.pass_obj
-def check(state: object, files: tuple[Path, ...]) -> None:
+def check(state: object, files: tuple[Path, ...], as_json: bool) -> None:
     """Validate rule FILES: file, line, rule id, the bad key or value and what is allowed."""
     ruleset = ruleset_from_files(files, state.runtime.catalogue)  # type: ignore[attr-defined]
+    if as_json:
+        _echo_json(
+            {
+                "files": [str(f) for f in files],
+                "ok": not ruleset.problems,
+                "rules": sorted(ruleset.rules),
+                "problems": [_problem_json(p) for p in ruleset.problems],
+            }
+        )
+        if ruleset.problems:
+            raise SystemExit(1)
+        return
     for problem in ruleset.problems:
         out.print(Text.assemble(("✗", "red"), f" {printable(problem)}"))
     if ruleset.problems:
@@ -142,12 +220,14 @@ def check(state: object, files: tuple[Path, ...]) -> None:
 
 @rules.command(name="test")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@json_option
 @click.pass_obj
-def test_rules(state: object, files: tuple[Path, ...]) -> None:
+def test_rules(state: object, files: tuple[Path, ...], as_json: bool) -> None:
     """Run rule unit tests: timed ratings in, expected alerts out (exit 1 on failure)."""
     runtime = state.runtime  # type: ignore[attr-defined]
     site_rules = None
     failed = total = 0
+    found: list[dict[str, Any]] = []
     for path in files:
         try:
             results = run_rule_tests(path, runtime.catalogue, site_rules, runtime.config.site)
@@ -158,20 +238,34 @@ def test_rules(state: object, files: tuple[Path, ...]) -> None:
             results = run_rule_tests(path, runtime.catalogue, site_rules, runtime.config.site)
         for result in results:
             total += 1
+            failed += not result.passed
+            if as_json:
+                found.append(
+                    {
+                        "file": str(path),
+                        "name": result.name,
+                        "passed": result.passed,
+                        "failures": list(result.failures),
+                    }
+                )
+                continue
             mark = ("PASS", "green") if result.passed else ("FAIL", "red")
             out.print(Text.assemble(mark, f" {printable(path)}: {printable(result.name)}"))
-            if not result.passed:
-                failed += 1
-                for failure in result.failures:
-                    out.print(f"       {printable(failure)}")
-    out.print(f"{total - failed:,} passed, {failed:,} failed")
+            for failure in result.failures:
+                out.print(f"       {printable(failure)}")
+    if as_json:
+        _echo_json({"passed": total - failed, "failed": failed, "tests": found})
+    else:
+        out.print(f"{total - failed:,} passed, {failed:,} failed")
     if failed:
         raise SystemExit(1)
 
 
 @rules.command()
-@click.option("--since", metavar="TIME", required=True, help="Start of the history (ISO 8601).")
-@click.option("--until", metavar="TIME", help="End of the history (default: now).")
+@click.option("--since", type=SINCE, required=True, help=f"Start of the history: {WHEN_HELP}.")
+@click.option(
+    "--until", type=UNTIL, help="End of the history (a date: that whole day). Default: now."
+)
 @click.option(
     "--rules",
     "rule_files",
@@ -182,12 +276,23 @@ def test_rules(state: object, files: tuple[Path, ...]) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per alert.")
 @click.pass_obj
 def replay(
-    state: object, since: str, until: str | None, rule_files: tuple[Path, ...], as_json: bool
+    state: object,
+    since: datetime,
+    until: datetime | None,
+    rule_files: tuple[Path, ...],
+    as_json: bool,
 ) -> None:
     """Run stored history through rules and list the alerts that would have fired."""
     runtime = state.runtime  # type: ignore[attr-defined]
-    start = _parse_time(since, "--since")
-    end = _parse_time(until, "--until") or datetime.now(UTC)
+    start = since
+    end = until or datetime.now(UTC)
+    if end <= start:
+        zone = _zone(state)
+        raise click.BadParameter(
+            f"the history is empty: --until ({site_time(end, zone, seconds=True)}) must be "
+            f"after --since ({site_time(start, zone, seconds=True)})",
+            param_hint=["--until"],
+        )
     if rule_files:
         ruleset = ruleset_from_files(rule_files, runtime.catalogue)
     else:
@@ -244,20 +349,29 @@ def replay(
     if not count:
         out.print("No ratings in this period: nothing to replay.")
         return
-    table = Table(
-        title=f"Alerts that would have fired ({count:,} ratings replayed)", title_justify="left"
-    )
-    for column in ("fired at (UTC)", "rule", "severity", "key", "summary"):
-        table.add_column(column, overflow="fold")
-    for alert in fired:
-        table.add_row(
-            f"{alert.since:%Y-%m-%d %H:%M}",
+    if not fired:
+        out.print(f"No alert would have fired ({count:,} ratings replayed).")
+        return
+    zone = _zone(state)
+    columns = [
+        Column("fired at"),
+        Column("rule"),
+        Column("severity", keep=2),
+        Column("key", keep=1),
+        Column("summary"),
+    ]
+    rows = [
+        [
+            site_time(alert.since, zone, named=False),
             printable(alert.rule),
             _severity(alert.severity),
             _key(alert.key),
             printable(alert.summary),
-        )
-    out.print(table if fired else f"No alert would have fired ({count:,} ratings replayed).")
+        ]
+        for alert in fired
+    ]
+    title = f"Alerts that would have fired ({count:,} ratings replayed) · times in {printable(zone.key)}"
+    out.print(fitted_table(columns, rows, out.width, title=title))
 
 
 @click.group(invoke_without_command=True)
@@ -279,33 +393,14 @@ def list_alerts(state: object, as_json: bool = False) -> None:
     if as_json:
         for fault in faults:  # on stderr, so the output stays one JSON list
             err.print(_fault_line(fault))
-        click.echo(
-            json.dumps(
-                [
-                    {
-                        "id": a.short_id,
-                        "fingerprint": a.fingerprint,
-                        "state": str(a.state),
-                        "rule": a.rule,
-                        "severity": a.severity,
-                        "key": dict(a.key),
-                        "since": a.since.isoformat(),
-                        "summary": a.summary,
-                        "response": a.response,
-                        "acknowledged_by": a.acknowledged_by,
-                    }
-                    for a in current
-                ],
-                indent=2,
-                ensure_ascii=False,
-            )
-        )
+        _echo_json([_alert_json(a) for a in current])
         return
     for fault in faults:
         out.print(_fault_line(fault))
     if not current:
         out.print("No alert is pending or firing.")
         return
+    zone = _zone(state)
     for alert in sorted(current, key=lambda a: (a.severity != "critical", a.since)):
         by = alert.acknowledged_by
         out.print(
@@ -317,7 +412,7 @@ def list_alerts(state: object, as_json: bool = False) -> None:
                 " ",
                 (printable(alert.short_id), "bold"),
                 f" {printable(alert.rule)} ({_key(alert.key)}) since ",
-                f"{alert.since:%Y-%m-%d %H:%M} UTC",
+                site_time(alert.since, zone),
                 f" · acknowledged by {printable(by)}" if by else "",
             )
         )
@@ -329,10 +424,14 @@ def list_alerts(state: object, as_json: bool = False) -> None:
 @click.argument("alert_id")
 @click.option("--by", required=True, help="Who acknowledges (name or staff id).")
 @click.option("--note", default="", help="What is being done.")
+@json_option
 @click.pass_obj
-def ack(state: object, alert_id: str, by: str, note: str) -> None:
+def ack(state: object, alert_id: str, by: str, note: str, as_json: bool) -> None:
     """Acknowledge ALERT_ID (the short id from `servicecycle alerts`): repeats stop."""
     alert = AlertBook(state.runtime.store).acknowledge(alert_id, by, note)  # type: ignore[attr-defined]
+    if as_json:
+        _echo_json({**_alert_json(alert), "note": note})
+        return
     out.print(
         f"acknowledged {printable(alert.short_id)} {printable(alert.rule)} by {printable(by)}"
     )
@@ -341,10 +440,18 @@ def ack(state: object, alert_id: str, by: str, note: str) -> None:
 @alerts.command()
 @click.option("--interval", default=2.0, show_default=True, help="Seconds between evaluations.")
 @click.option("--once", is_flag=True, help="Evaluate once and exit (for cron and tests).")
+@click.option("--json", "as_json", is_flag=True, help="With --once: the changes as one JSON list.")
 @click.pass_obj
-def run(state: object, interval: float, once: bool) -> None:
-    """Follow the store and evaluate the site's rules until interrupted."""
+def run(state: object, interval: float, once: bool, as_json: bool) -> None:
+    """Follow the store and evaluate the site's rules until interrupted.
+
+    Each change of an alert is printed as it happens; --once prints what one
+    evaluation changed, or "no alert changed".
+    """
+    if as_json and not once:
+        raise click.UsageError("--json needs --once: the list is printed when the evaluation ends")
     runtime = state.runtime  # type: ignore[attr-defined]
+    zone = runtime.config.site.zone
     dispatcher = Dispatcher.from_config(runtime.config, runtime.store, runtime.plugins)
     alerting = Alerting(runtime, dispatcher=dispatcher)
     _print_problems(alerting.ruleset)
@@ -360,14 +467,28 @@ def run(state: object, interval: float, once: bool) -> None:
                 if fault.stage == "run" and (key := (fault.rule, fault.message)) not in reported:
                     reported.add(key)
                     err.print(_fault_line(fault))
-            for alert, previous in transitions:
+            now = datetime.now(UTC)
+            for alert, previous in [] if as_json else transitions:
                 out.print(
-                    f"{datetime.now(UTC):%H:%M:%S} {printable(previous or 'new')} → "
+                    f"{site_time(now, zone, seconds=True)} {printable(previous or 'new')} → "
                     f"{printable(alert.state)} {printable(alert.rule)} ({_key(alert.key)}): "
                     f"{printable(alert.summary)}"
                 )
             if once:
                 dispatcher.flush(timeout=30)
+                if as_json:
+                    _echo_json(
+                        [
+                            {
+                                **_alert_json(alert),
+                                "previous": str(previous) if previous else None,
+                                "at": now.isoformat(),
+                            }
+                            for alert, previous in transitions
+                        ]
+                    )
+                elif not transitions:
+                    out.print("no alert changed")
                 return
             time.sleep(interval)
     except KeyboardInterrupt:
@@ -391,21 +512,27 @@ def _dispatcher(state: object) -> Dispatcher:
 
 @silence.command(name="list")
 @click.option("--all", "show_all", is_flag=True, help="Include expired silences.")
+@json_option
 @click.pass_obj
-def list_silences(state: object, show_all: bool = False) -> None:
+def list_silences(state: object, show_all: bool = False, as_json: bool = False) -> None:
     """Silences in force (or all of them)."""
     dispatcher = _dispatcher(state)
     found = dispatcher.silences() if show_all else dispatcher.active_silences()
+    if as_json:
+        now = datetime.now(UTC)
+        _echo_json([_silence_json(item, now) for item in found])
+        return
     if not found:
         out.print("No silence is in force." if not show_all else "No silences.")
         return
+    zone = _zone(state)
     for item in found:
         matchers = ", ".join(str(m) for m in item.matchers)
         out.print(
             Text.assemble(
                 (printable(item.id), "bold"),
-                f" {printable(matchers)} from {item.starts_at:%Y-%m-%d %H:%M} to "
-                f"{item.ends_at:%Y-%m-%d %H:%M} UTC by {printable(item.created_by)}: "
+                f" {printable(matchers)} from {site_time(item.starts_at, zone, named=False)} to "
+                f"{site_time(item.ends_at, zone)} by {printable(item.created_by)}: "
                 f"{printable(item.comment)}",
             )
         )
@@ -416,9 +543,15 @@ def list_silences(state: object, show_all: bool = False) -> None:
 @click.option("--by", "created_by", required=True, help="Who sets the silence.")
 @click.option("--comment", required=True, help="Why (shown to everyone who looks).")
 @click.option("--for", "duration", default="2h", show_default=True, help="How long, e.g. 30m, 8h.")
+@json_option
 @click.pass_obj
 def add_silence(
-    state: object, matchers: tuple[str, ...], created_by: str, comment: str, duration: str
+    state: object,
+    matchers: tuple[str, ...],
+    created_by: str,
+    comment: str,
+    duration: str,
+    as_json: bool,
 ) -> None:
     """Mute notifications for alerts whose labels match all MATCHERS (label=value or label=~regex)."""
     try:
@@ -428,13 +561,20 @@ def add_silence(
     item = _dispatcher(state).add_silence(
         list(matchers), created_by=created_by, comment=comment, duration=length
     )
-    out.print(f"silence {printable(item.id)} until {item.ends_at:%Y-%m-%d %H:%M} UTC")
+    if as_json:
+        _echo_json(_silence_json(item, datetime.now(UTC)))
+        return
+    out.print(f"silence {printable(item.id)} until {site_time(item.ends_at, _zone(state))}")
 
 
 @silence.command(name="expire")
 @click.argument("silence_id")
+@json_option
 @click.pass_obj
-def expire_silence(state: object, silence_id: str) -> None:
+def expire_silence(state: object, silence_id: str, as_json: bool) -> None:
     """End a silence now."""
     item = _dispatcher(state).expire_silence(silence_id)
+    if as_json:
+        _echo_json(_silence_json(item, datetime.now(UTC)))
+        return
     out.print(f"silence {printable(item.id)} expired")

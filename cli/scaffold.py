@@ -1,10 +1,18 @@
 """The files of a new plugin package, as `servicecycle plugin new` writes them.
 
 Templates use ``string.Template`` (``$name``), so TOML and Python braces stay as they are.
+
+Every id the plugin registers is made from its name — the cycle ``$dash``, its
+moments ``$dash-...``, its rules ``$name....`` — so two plugins made with
+``plugin new`` never clash with each other (their names differ), and a rule
+written without a cycle (``when = { moment = ... }``) never matches another
+plugin's moment. :func:`ids` lists them, for `plugin new` to check against
+what is installed.
 """
 
 from __future__ import annotations
 
+import re
 from string import Template
 
 FILES: dict[str, str] = {
@@ -38,12 +46,16 @@ A [servicecycle](https://pypi.org/project/servicecycle/) plugin: the $title serv
 cycle (stages and moments of truth, critical ones marked) and alert rules for it.
 
 ```sh
-pip install -e .                     # servicecycle finds it through its entry point
+pip install -e '.[test]'             # the plugin (servicecycle finds it), and pytest for its tests
 servicecycle plugins                 # $name is listed, with what it registers
 servicecycle cycles $dash            # the service map of the cycle
 servicecycle plugin check $name      # translations, reasons, rules and rule tests
-pytest                               # the plugin's own tests
+pytest                               # the plugin's own tests (needs the test extra above)
 ```
+
+Its ids are made from its name — cycle `$dash`, moments `$dash-welcome`,
+`$dash-service-wait`, `$dash-payment`, rule `$name.slow-service` — so
+they never clash with another plugin's. Keep that when you add your own.
 
 - `src/servicecycle_$name/cycle.toml`: the cycle template (see servicecycle's docs/configuration.md).
 - `src/servicecycle_$name/rules.toml`: alert rules (docs/rules.md).
@@ -89,7 +101,7 @@ id = "arrival"
 en = "Arrival"
 
 [[stages.moments]]
-id = "welcome"
+id = "$dash-welcome"
 critical = false
 target = 4.0
 reasons = ["apathy", "coldness", "insufficient-availability"]
@@ -103,7 +115,7 @@ id = "service"
 en = "Service"
 
 [[stages.moments]]
-id = "service-wait"
+id = "$dash-service-wait"
 critical = true
 target = 4.4
 reasons = ["lost-time", "wrong-pace", "lack-of-reaction"]
@@ -117,7 +129,7 @@ id = "payment"
 en = "Payment"
 
 [[stages.moments]]
-id = "payment-correct"
+id = "$dash-payment"
 critical = true
 target = 4.5
 reasons = ["bad-information", "rule-book", "runaround"]
@@ -133,7 +145,7 @@ id = "$name.slow-service"
 kind = "count"
 cycle = "$dash"
 severity = "critical"
-when = { moment = "service-wait", score = { le = 2 } }
+when = { moment = "$dash-service-wait", score = { le = 2 } }
 window = "15m"
 count = 3
 key_by = ["site"]
@@ -148,7 +160,7 @@ rule_files = ["rules.toml"]
 name = "three unhappy waits within 15 minutes alert the shift lead"
 [[tests.ratings]]
 at = "0m"
-moment = "service-wait"
+moment = "$dash-service-wait"
 score = 1
 repeat = 3
 every = "2m"
@@ -163,7 +175,7 @@ firing = ["$name.slow-service"]
 name = "good waits never alert"
 [[tests.ratings]]
 at = "0m"
-moment = "service-wait"
+moment = "$dash-service-wait"
 score = 5
 repeat = 10
 [[tests.expect]]
@@ -192,10 +204,26 @@ def test_rule_tests_pass(plugin_tester):
 
 def test_three_slow_waits_alert(plugin_tester):
     feed = plugin_tester(servicecycle_$name, "$name").feed()
-    feed.rate("service-wait", score=1, at="0m", repeat=3, every="2m")
+    feed.rate("$dash-service-wait", score=1, at="0m", repeat=3, every="2m")
     assert feed.firing(at="5m") == {"$name.slow-service"}
 ''',
 }
+
+
+#: The moments of the template's cycle, after the ``$dash-`` prefix.
+MOMENTS = ("welcome", "service-wait", "payment")
+#: The longest plugin name whose ids are all valid (an id has at most 40 characters).
+MAX_NAME = 40 - 1 - max(len(moment) for moment in MOMENTS)
+
+
+#: A plugin name: a lowercase Python identifier, short enough for the ids made from it.
+NAME = re.compile(rf"^[a-z][a-z0-9_]{{0,{MAX_NAME - 1}}}$")
+
+
+def ids(name: str) -> list[str]:
+    """The cycle, moment and rule ids a plugin called ``name`` registers."""
+    dash = name.replace("_", "-")
+    return [dash, *(f"{dash}-{moment}" for moment in MOMENTS), f"{name}.slow-service"]
 
 
 def render(name: str) -> dict[str, str]:

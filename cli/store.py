@@ -2,22 +2,41 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 from rich.text import Text
 
 from servicecycle.core import printable
+from servicecycle.core.rating import parse_time
 from servicecycle.core.reports.upkeep import summarise_missing
 from servicecycle.core.store import Store, maintenance
 
 from .progress import FileBar
-from .render import console
+from .render import Column, console, fitted_table, site_time
 
 out = console(soft_wrap=True)  # paths and offsets must stay on one line
 err = console(stderr=True)
+
+#: The --json flag of the store commands; the shapes are in docs/operations.md.
+json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Machine-readable output (see docs/operations.md)."
+)
+
+
+def _echo_json(data: object) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def _damage_kind(damage: Any) -> str:
+    """What a damaged place is, in the words of `store check --json`."""
+    if damage.complete:
+        return "missing-newline"
+    return "unfinished-write" if damage.torn_tail else "damaged"
 
 
 def _progress(label: str, total: int) -> Progress:
@@ -51,14 +70,41 @@ def store() -> None:
 
 
 @store.command()
+@json_option
 @click.pass_context
-def check(ctx: click.Context) -> None:
+def check(ctx: click.Context, as_json: bool) -> None:
     """Read every file of the store and report damage (changes nothing; exit 1 if damaged)."""
     the_store = Store(ctx.obj.runtime.data_dir, read_only=True)
     reports = _run("checking", the_store, maintenance.check)
     strangers = maintenance.strangers(the_store)
     damaged = [r for r in reports if not r.ok]
     records = sum(r.records for r in reports)
+    if as_json:
+        _echo_json(
+            {
+                "data_dir": str(the_store.data_dir),
+                "ok": not damaged,
+                "files": len(reports),
+                "records": records,
+                "damaged_files": len(damaged),
+                "damage": [
+                    {
+                        "path": str(d.path),
+                        "offset": d.offset,
+                        "line": d.line,
+                        "length": d.length,
+                        "kind": _damage_kind(d),
+                        "reason": d.reason,
+                    }
+                    for report in damaged
+                    for d in report.damage
+                ],
+                "strangers": [str(path) for path in strangers],
+            }
+        )
+        if damaged:
+            ctx.exit(1)
+        return
     for path in strangers:
         out.print(
             Text.assemble(
@@ -99,10 +145,21 @@ def check(ctx: click.Context) -> None:
 
 
 @store.command()
+@json_option
 @click.pass_context
-def repair(ctx: click.Context) -> None:
+def repair(ctx: click.Context, as_json: bool) -> None:
     """Keep every intact record of damaged files; move damaged bytes to quarantine/."""
     result = _run("repairing", _store(ctx), maintenance.repair)
+    if as_json:
+        _echo_json(
+            {
+                "files": result.files,
+                "kept": result.kept,
+                "damaged_bytes": result.damaged_bytes,
+                "set_aside": [str(path) for path in result.set_aside],
+            }
+        )
+        return
     if not result.files:
         out.print("Nothing to repair: every file is intact.")
         return
@@ -115,50 +172,109 @@ def repair(ctx: click.Context) -> None:
 
 
 @store.command()
+@json_option
 @click.pass_context
-def compact(ctx: click.Context) -> None:
+def compact(ctx: click.Context, as_json: bool) -> None:
     """Fold later changes into their records and merge closed months into one file each."""
     the_store = _store(ctx)
     result = _run("compacting", the_store, maintenance.compact)
-    out.print(
-        f"Compacted: {result.merged_months:d} month(s) merged, {result.rewritten:d} file(s) "
-        f"rewritten; {result.files_before:d} → {result.files_after:d} files."
-    )
+    if not as_json:
+        out.print(
+            f"Compacted: {result.merged_months:d} month(s) merged, {result.rewritten:d} file(s) "
+            f"rewritten; {result.files_before:d} → {result.files_after:d} files."
+        )
     # the merged files are new: summarise them now, so the next report is not cold
     with FileBar("summarising for reports", err) as bar:
         written = summarise_missing(the_store, ctx.obj.runtime.config.site.zone, progress=bar)
-    if written:
+    if as_json:
+        _echo_json(
+            {
+                "merged_months": result.merged_months,
+                "rewritten": result.rewritten,
+                "files_before": result.files_before,
+                "files_after": result.files_after,
+                "summaries_written": written,
+            }
+        )
+    elif written:
         out.print(f"Report summaries written for {written:d} file(s).")
 
 
 @store.command()
+@json_option
 @click.pass_context
-def stats(ctx: click.Context) -> None:
+def stats(ctx: click.Context, as_json: bool) -> None:
     """Records, files, sizes, oldest and newest record per table."""
     the_store = _store(ctx)
     found = _run("counting", the_store, maintenance.stats)
     schema = the_store.meta["schema"]
-    table = Table(title=f"Store {printable(the_store.data_dir)} (schema {printable(schema)})")
-    for column in ("table", "records", "files", "size", "oldest (UTC)", "newest (UTC)"):
-        table.add_column(
-            column, justify="right" if column in {"records", "files", "size"} else "left"
+    if as_json:
+        _echo_json(
+            {
+                "data_dir": str(the_store.data_dir),
+                "schema": schema,
+                "tables": [
+                    {
+                        "name": entry.name,
+                        "records": entry.records,
+                        "files": entry.files,
+                        "bytes": entry.bytes,
+                        "oldest": entry.oldest,
+                        "newest": entry.newest,
+                    }
+                    for entry in found
+                ],
+            }
         )
-    for entry in found:
-        table.add_row(
+        return
+    if not found:
+        out.print(f"Store {printable(the_store.data_dir)} is empty.")
+        return
+    zone = ctx.obj.runtime.config.site.zone
+    out.print(
+        Text.assemble(
+            ("Store ", "bold"),
+            printable(the_store.data_dir),
+            f" (schema {printable(schema)}; times in {printable(zone.key)})",
+        )
+    )
+    columns = [
+        Column("table"),
+        Column("records", justify="right", wrap=False),
+        Column("files", keep=1, justify="right", wrap=False),
+        Column("size", keep=2, justify="right", wrap=False),
+        Column("oldest", wrap=False),
+        Column("newest", wrap=False),
+    ]
+    rows = [
+        [
             printable(entry.name),
             f"{entry.records:,}",
             f"{entry.files:d}",
             _size(entry.bytes),
-            printable((entry.oldest or "-")[:19]),
-            printable((entry.newest or "-")[:19]),
-        )
-    out.print(table if found else f"Store {printable(the_store.data_dir)} is empty.")
+            _stored_time(entry.oldest, zone),
+            _stored_time(entry.newest, zone),
+        ]
+        for entry in found
+    ]
+    out.print(fitted_table(columns, rows, out.width))
+
+
+def _stored_time(text: str | None, zone: ZoneInfo) -> str:
+    """A stored time (UTC text) on the site's clock; what is not a time is shown as it is."""
+    if text is None:
+        return "-"
+    try:
+        return site_time(parse_time(text), zone, named=False)
+    except (ValueError, OverflowError):
+        return printable(text)
 
 
 @store.command()
 @click.argument("target", type=click.Path(file_okay=False, path_type=Path))
+@json_option
 @click.pass_context
-def backup(ctx: click.Context, target: Path) -> None:
+def backup(ctx: click.Context, target: Path, as_json: bool) -> None:
     """Copy the store into TARGET (a new folder) without stopping the kiosk."""
     try:
         result = _run("copying", _store(ctx), lambda s, p: maintenance.backup(s, target, p))
@@ -167,6 +283,9 @@ def backup(ctx: click.Context, target: Path) -> None:
             f"backup to {printable(target)} stopped: {printable(exc.filename or target)}: "
             f"{printable(exc.strerror or exc)}"
         ) from None
+    if as_json:
+        _echo_json({"files": result.files, "bytes": result.bytes, "target": str(result.target)})
+        return
     out.print(
         f"Backed up {result.files:d} files ({_size(result.bytes)}) to {printable(result.target)}"
     )

@@ -6,6 +6,7 @@ cycles exist, their stages and moments, and which reasons a moment offers.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,6 +20,8 @@ from .rating import FLAGS, NAME_PATTERN, Rating, new_rating_id, utc_now
 MAX_AHEAD = timedelta(minutes=5)
 #: Before this no rating can be real (and a UUIDv7 id cannot carry it).
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+#: A rating id handed in (an import, a derived rating): a UUID as 32 lowercase hex digits.
+RATING_ID = re.compile(r"^[0-9a-f]{32}$", re.ASCII)
 
 
 class Catalogue:
@@ -116,6 +119,10 @@ class Catalogue:
 
         Raises :class:`RatingError` naming the field, the value and what is allowed.
         """
+        if id is not None and (not isinstance(id, str) or not RATING_ID.match(id)):
+            raise RatingError(
+                "id", id, "a rating id: 32 lowercase hexadecimal digits, as servicecycle makes them"
+            )
         for field, value in (("site", site), ("kiosk", kiosk)):
             if not isinstance(value, str) or not NAME_PATTERN.match(value):
                 raise RatingError(
@@ -134,7 +141,7 @@ class Catalogue:
                 "stage", stage, f"moment {moment!r} belongs to stage {the_stage.id!r}"
             )
         scale = the_cycle.scale if scale is None else scale
-        if scale not in SCALES:
+        if isinstance(scale, bool) or not isinstance(scale, int) or scale not in SCALES:
             raise RatingError("scale", scale, f"allowed scales: {', '.join(map(str, SCALES))}")
         if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= scale:
             raise RatingError("score", score, f"a whole number from 1 to {scale}")

@@ -38,6 +38,18 @@ class Recorder:
         self.plugins.call_each("rating_recorded", rating=rating)
         return rating
 
+    def record_many(self, ratings: Iterable[Rating]) -> int:
+        """Store ratings :meth:`Catalogue.new_rating` made (an import), then announce each.
+
+        One fsync per partition touched instead of one per rating; as with
+        :meth:`record`, a plugin's failure afterwards never undoes the write.
+        """
+        batch = list(ratings)
+        count = self.store.ratings.add_many(batch)
+        for rating in batch:
+            self.plugins.call_each("rating_recorded", rating=rating)
+        return count
+
     def add_reasons(self, rating: Rating, reasons: Iterable[str]) -> Rating:
         """Attach the reasons the customer picked after rating to the same rating."""
         checked = self.catalogue.new_rating(

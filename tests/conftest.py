@@ -10,17 +10,26 @@ from pathlib import Path
 
 import pytest
 
-from servicecycle.core import Catalogue, PluginHost, Runtime
+from servicecycle.core import LOAD_PLUGINS_ENV, Catalogue, PluginHost, Runtime
 
 BUILTIN = {"hotel", "health", "banking"}
 
 
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No test reads the developer's config or writes to their data folder."""
+    """No test reads the developer's config or writes to their data folder, and no test
+    sees a plugin installed beside servicecycle: every process a test starts (``run_cli``
+    included) loads the built-in plugins only, unless the test names others
+    (:func:`with_plugins`)."""
     monkeypatch.delenv("SERVICECYCLE_CONFIG", raising=False)
-    monkeypatch.delenv("SERVICECYCLE_LOAD_PLUGINS", raising=False)
+    monkeypatch.setenv(LOAD_PLUGINS_ENV, ",".join(sorted(BUILTIN)))
     monkeypatch.setenv("SERVICECYCLE_DATA_DIR", str(tmp_path / "data"))
+
+
+def with_plugins(site: Path | str, *names: str) -> dict[str, str]:
+    """The environment of a process that sees the plugins installed in ``site`` (a folder
+    put on ``PYTHONPATH``): the built-in plugins and ``names``, and nothing else."""
+    return {"PYTHONPATH": str(site), LOAD_PLUGINS_ENV: ",".join(sorted(BUILTIN | set(names)))}
 
 
 @pytest.fixture
@@ -43,10 +52,12 @@ def runtime(host: PluginHost, tmp_path: Path) -> Iterator[Runtime]:
 
 
 def run_cli(
-    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+    *args: str, env: dict[str, str | None] | None = None, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run the installed `servicecycle` command as a user would."""
-    full_env = {**os.environ, "COLUMNS": "100", "NO_COLOR": "1", **(env or {})}
+    """Run the installed `servicecycle` command as a user would (``env``: a value of
+    ``None`` removes that variable)."""
+    merged = {**os.environ, "COLUMNS": "100", "NO_COLOR": "1", **(env or {})}
+    full_env = {name: value for name, value in merged.items() if value is not None}
     return subprocess.run(
         [sys.executable, "-m", "servicecycle.cli.main", *args],
         capture_output=True,

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from servicecycle.cli.main import cli
 from servicecycle.core import PluginHost, printable
 
-from .conftest import BUILTIN, run_cli
+from .conftest import BUILTIN, run_cli, with_plugins
 from .test_plugin_loading import install
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -97,7 +97,10 @@ def _safe(node: ast.AST, trusted: set[str], names_ok: bool) -> bool:
         return _safe(node.elt, trusted, names_ok)
     if isinstance(node, ast.Tuple) and node.elts:  # (text, style), as Text.assemble takes
         return _safe(node.elts[0], trusted, names_ok)
-    return False
+    if isinstance(node, ast.List):  # a table's row, drawn cell by cell later: each cell counts
+        return all(_safe(elt, trusted, names_ok) for elt in node.elts)
+    # a mapping is machine output (JSON), never drawn
+    return isinstance(node, ast.Dict)
 
 
 def unsafe_text(folder: Path) -> list[str]:
@@ -290,7 +293,7 @@ def test_hostile_texts_in_alerts_silences_rules_and_the_report(tmp_path):
         ok("report", "--format", fmt, "-o", str(target))
         assert target.stat().st_size > 0
     shown = run_cli("config", "show", env=env).stdout  # JSON: the exact text, for machines
-    assert json.loads(shown.split("\n", 1)[1])["site"]["name"] == site_name
+    assert json.loads(shown)["site"]["name"] == site_name
 
 
 HOSTILE_PLUGIN = """
@@ -318,7 +321,7 @@ def test_hostile_plugin_texts_in_cycles_plugins_and_the_report(tmp_path):
     install(site, "servicecycle-odd", "sc_odd", HOSTILE_PLUGIN.format(texts=HOSTILE, long=LONG))
     install(site, "servicecycle-bad", "sc_bad", f"raise RuntimeError({HOSTILE[2] + HOSTILE[3]!r})")
     env = {
-        "PYTHONPATH": str(site),
+        **with_plugins(site, "servicecycle-odd", "servicecycle-bad"),
         "SERVICECYCLE_DATA_DIR": str(tmp_path / "data"),
         "COLUMNS": "200",
     }

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from .conftest import pip_install, run_cli
+from .conftest import pip_install, run_cli, with_plugins
 
 
 @pytest.mark.slow
@@ -20,7 +20,7 @@ def test_new_plugin_installs_shows_up_and_its_tests_pass(tmp_path):
     assert (project / "src" / "servicecycle_pharmacy" / "cycle.toml").exists()
     site = tmp_path / "site"
     pip_install(project, site)
-    env = {"PYTHONPATH": str(site)}
+    env = with_plugins(site, "pharmacy")
     listed = json.loads(run_cli("plugins", "--json", env=env).stdout)
     pharmacy = next(p for p in listed["plugins"] if p["name"] == "pharmacy")
     assert pharmacy["registered"] == {"cycles": ["pharmacy"], "rules": ["pharmacy.slow-service"]}
@@ -32,7 +32,7 @@ def test_new_plugin_installs_shows_up_and_its_tests_pass(tmp_path):
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(project / "tests")],
         capture_output=True,
         text=True,
-        env={**os.environ, "PYTHONPATH": str(site)},
+        env={**os.environ, **env},
         timeout=120,
     )
     assert tests.returncode == 0, tests.stdout + tests.stderr
@@ -76,7 +76,7 @@ def test_check_names_precise_problems(tmp_path):
     (package / "rules_test.toml").write_text(tests.replace('at = "5m"', 'at = "2m"'))
     site = tmp_path / "site"
     pip_install(tmp_path / "servicecycle-pharmacy", site)
-    result = run_cli("plugin", "check", "pharmacy", env={"PYTHONPATH": str(site)})
+    result = run_cli("plugin", "check", "pharmacy", env=with_plugins(site, "pharmacy"))
     assert result.returncode == 1
     assert "warning cycle 'pharmacy': name has no text in ms" in result.stdout
     assert (
@@ -89,3 +89,55 @@ def test_check_names_precise_problems(tmp_path):
         assert f"✓ {name}: 1 cycle(s)" in built_in.stdout
     unknown = run_cli("plugin", "check", "nope")
     assert unknown.returncode == 1 and "no plugin named 'nope'" in unknown.stderr
+
+
+@pytest.mark.slow
+def test_two_new_plugins_clash_with_nothing(tmp_path):
+    """Ids are made from the plugin's name: two plugins made here never share one, nor
+    share one with the built-in plugins."""
+    site = tmp_path / "site"
+    for name in ("restaurant", "spa"):
+        assert run_cli("plugin", "new", name, "--dir", str(tmp_path)).returncode == 0
+        pip_install(tmp_path / f"servicecycle-{name}", site)
+    env = with_plugins(site, "restaurant", "spa")
+    listed = json.loads(run_cli("plugins", "--json", env=env).stdout)
+    assert listed["problems"] == []
+    assert {p["name"] for p in listed["plugins"]} == {
+        "hotel",
+        "health",
+        "banking",
+        "restaurant",
+        "spa",
+    }
+    checked = run_cli("plugin", "check", "--strict", "--json", env=env)
+    assert checked.returncode == 0, checked.stdout
+    assert all(report["ok"] for report in json.loads(checked.stdout))
+    cycles = json.loads(run_cli("cycles", "--json", env=env).stdout)
+    owner: dict[str, str] = {}
+    for cycle in cycles:
+        ids = [cycle["id"]] + [m["id"] for stage in cycle["stages"] for m in stage["moments"]]
+        for item in ids:
+            assert item not in owner, f"{item!r} is both {owner[item]}'s and {cycle['id']}'s"
+            owner[item] = cycle["id"]
+    rules = [p["registered"].get("rules", []) for p in listed["plugins"]]
+    flat = [rule for group in rules for rule in group]
+    assert len(flat) == len(set(flat))
+    assert {"restaurant.slow-service", "spa.slow-service"} <= set(flat)
+    assert owner["spa-service-wait"] == "spa" and owner["restaurant-welcome"] == "restaurant"
+
+
+def test_a_name_whose_ids_are_taken_is_refused(tmp_path):
+    result = run_cli("plugin", "new", "hotel_guest", "--dir", str(tmp_path))
+    assert result.returncode == 2
+    assert "'hotel-guest' is already cycle 'hotel-guest' of plugin 'hotel'" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+    too_long = run_cli("plugin", "new", "a" * 28, "--dir", str(tmp_path))
+    assert too_long.returncode == 2 and "up to 27 characters" in too_long.stderr
+
+
+def test_the_new_plugin_s_readme_installs_the_test_extra_before_pytest(tmp_path):
+    assert run_cli("plugin", "new", "spa", "--dir", str(tmp_path)).returncode == 0
+    readme = (tmp_path / "servicecycle-spa" / "README.md").read_text()
+    assert readme.index("pip install -e '.[test]'") < readme.index("pytest")
+    pyproject = (tmp_path / "servicecycle-spa" / "pyproject.toml").read_text()
+    assert 'test = ["pytest>=8"]' in pyproject

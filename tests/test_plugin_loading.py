@@ -3,6 +3,8 @@
 Plugins are "installed" into a temporary folder as real distributions (a
 ``*.dist-info`` with ``entry_points.txt``) and the real CLI runs in a child
 process with that folder on ``PYTHONPATH``, exactly as a pip install would be seen.
+Each test names the outside plugins it loads (``with_plugins``): a plugin installed
+beside servicecycle is never loaded by a test that did not ask for it.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import pip_install, run_cli
+from .conftest import pip_install, run_cli, with_plugins
 
 GOOD_CAFE = """
 from servicecycle.core import hookimpl
@@ -41,8 +43,8 @@ def install(site: Path, dist: str, module: str, code: str, entry: str | None = N
     (info / "entry_points.txt").write_text(f"[servicecycle]\n{entry or dist} = {module}\n")
 
 
-def plugins_json(site: Path, **env: str) -> dict:
-    result = run_cli("plugins", "--json", env={"PYTHONPATH": str(site), **env})
+def plugins_json(site: Path, *names: str, **env: str) -> dict:
+    result = run_cli("plugins", "--json", env={**with_plugins(site, *names), **env})
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -89,7 +91,8 @@ def test_outside_plugin_and_broken_plugins_side_by_side(tmp_path):
         """,
         "raises",
     )
-    data = plugins_json(tmp_path)
+    outside = ("cafe", "broken", "baddata", "raises")
+    data = plugins_json(tmp_path, *outside)
     names = {p["name"]: p for p in data["plugins"]}
     assert names["cafe"]["version"] == "0.3.1"
     assert names["cafe"]["registered"] == {"cycles": ["cafe-visit"]}
@@ -103,11 +106,11 @@ def test_outside_plugin_and_broken_plugins_side_by_side(tmp_path):
     assert "database unreachable" in problems["raises"]["message"]
 
     # The human listing names each broken plugin too, and the good cycles still work.
-    listing = run_cli("plugins", env={"PYTHONPATH": str(tmp_path)})
+    listing = run_cli("plugins", env=with_plugins(tmp_path, *outside))
     assert "Plugins with problems" in listing.stdout
     for name in ("broken", "baddata", "raises"):
         assert name in listing.stdout
-    cafe = run_cli("cycles", "cafe", env={"PYTHONPATH": str(tmp_path)})
+    cafe = run_cli("cycles", "cafe", env=with_plugins(tmp_path, *outside))
     assert cafe.returncode == 0
     assert "order-wait" in cafe.stdout
     assert "Traceback" not in cafe.stderr
@@ -134,7 +137,7 @@ def test_unknown_hook_name_is_reported(tmp_path):
         """,
         "typo",
     )
-    data = plugins_json(tmp_path)
+    data = plugins_json(tmp_path, "typo")
     [problem] = data["problems"]
     assert problem["plugin"] == "typo"
     assert "unknown hook 'register_cyles'" in problem["message"]
@@ -165,7 +168,7 @@ def test_outside_package_built_and_installed_with_pip(tmp_path):
     )
     target = tmp_path / "site"
     pip_install(project, target)
-    data = plugins_json(target)
+    data = plugins_json(target, "cafe")
     cafe = next(p for p in data["plugins"] if p["name"] == "cafe")
     assert cafe["version"] == "1.2.0"
     assert cafe["distribution"] == "servicecycle-cafe"
@@ -180,7 +183,20 @@ def test_outside_package_built_and_installed_with_pip(tmp_path):
         "--reason",
         "lost-time",
         "--json",
-        env={"PYTHONPATH": str(target)},
+        env=with_plugins(target, "cafe"),
     )
     assert recorded.returncode == 0, recorded.stderr
     assert json.loads(recorded.stdout)["cycle"] == "cafe-visit"
+
+
+def test_a_plugin_installed_beside_servicecycle_is_not_loaded_unless_a_test_asks(tmp_path):
+    """The suite's own processes load the built-in plugins only (conftest), so an
+    outside plugin installed in the environment can never make a test fail."""
+    install(tmp_path, "servicecycle-cafe", "sc_cafe", GOOD_CAFE, entry="cafe")
+    install(tmp_path, "servicecycle-broken", "sc_broken", "import does_not_exist\n", "broken")
+    unasked = run_cli("plugins", "--json", env={"PYTHONPATH": str(tmp_path)})
+    data = json.loads(unasked.stdout)
+    assert {p["name"] for p in data["plugins"]} == {"hotel", "health", "banking"}
+    assert data["problems"] == []
+    asked = plugins_json(tmp_path, "cafe")
+    assert "cafe" in {p["name"] for p in asked["plugins"]} and asked["problems"] == []

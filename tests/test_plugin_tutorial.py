@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import pip_install_command
+from .conftest import pip_install_command, with_plugins
 
 ROOT = Path(__file__).resolve().parent.parent
 TUTORIAL = ROOT / "docs" / "plugin-tutorial.md"
@@ -52,7 +52,7 @@ def test_the_tutorial_works_as_written(tmp_path):
     site = tmp_path / "site"
     env = {
         **os.environ,
-        "PYTHONPATH": str(site),
+        **with_plugins(site, "restaurant"),
         "COLUMNS": "120",
         "NO_COLOR": "1",
         "SERVICECYCLE_DATA_DIR": str(tmp_path / "data"),

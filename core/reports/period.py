@@ -8,10 +8,12 @@ the store itself does (``2026-11-22T07:00:00.000000Z`` sorts in time order).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from ..duration import parse_duration
 from ..errors import ServiceCycleError
 from ..rating import format_time
 
@@ -111,33 +113,69 @@ def default_period(zone: ZoneInfo, now: datetime | None = None, days: int = DEFA
     )
 
 
-def parse_edge(text: str, zone: ZoneInfo, *, end: bool) -> datetime:
-    """Read ``--since``/``--until``: a date (a whole local day) or a time.
+#: What ``--since``/``--until`` take, for help texts and error messages.
+EDGE_FORMS = (
+    "a date (2026-11-01), a date and time (2026-11-01T08:00 in the site's time zone, or "
+    "with its own: 2026-11-01T08:00+03:00, 2026-11-01T05:00Z) or a time ago (7d, 36h, 90m)"
+)
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+_TIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?",
+    re.ASCII | re.IGNORECASE,
+)
+#: Years a period edge may name: enough for any rating (from 2000), far from datetime's limits.
+_YEARS = range(1900, 3000)
+
+
+def parse_edge(text: str, zone: ZoneInfo, *, end: bool, now: datetime | None = None) -> datetime:
+    """Read ``--since``/``--until``: a date (a whole local day), a time, or a time ago.
 
     A date as ``--until`` includes that whole day (the period ends at the next
     local midnight); a time is exclusive. A time without a zone is site time.
+    ``7d``, ``36h``, ``1h30m`` are that long before ``now``. Anything else raises
+    :class:`ServiceCycleError` naming the text and :data:`EDGE_FORMS`.
     """
     text = text.strip()
     try:
-        if len(text) == 10:
+        if _DATE.fullmatch(text):
             day = date.fromisoformat(text)
+            if day.year not in _YEARS:
+                raise ValueError
             return local_midnight(day + timedelta(days=1) if end else day, zone)
-        at = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ServiceCycleError(
-            f"{text!r} is neither a date (2026-11-22) nor an ISO 8601 time (2026-11-22T14:05+03:00)"
-        ) from None
-    return at if at.tzinfo else at.replace(tzinfo=zone)
+        if _TIME.fullmatch(text):
+            at = datetime.fromisoformat(text.upper().replace("Z", "+00:00"))
+            if at.year not in _YEARS:
+                raise ValueError
+            return at if at.tzinfo else at.replace(tzinfo=zone)
+        if text[:1].isdigit() and not text[:4].isdigit():
+            return (now or datetime.now(UTC)) - parse_duration(text)
+    except ValueError as exc:
+        if "too long" in str(exc):
+            raise ServiceCycleError(f"{exc} ago; for longer, give a date") from None
+    shown = text if len(text) <= 40 else text[:40] + "..."
+    raise ServiceCycleError(
+        f"{shown!r} is neither a date, a date and time nor a time ago; use {EDGE_FORMS}"
+    )
 
 
 def period_from(
-    since: str | None, until: str | None, zone: ZoneInfo, now: datetime | None = None
+    since: str | datetime | None,
+    until: str | datetime | None,
+    zone: ZoneInfo,
+    now: datetime | None = None,
 ) -> Period:
-    """The period the options ask for; the defaults fill in what is missing."""
+    """The period the options ask for; the defaults fill in what is missing.
+
+    An edge is a text :func:`parse_edge` reads, or a time it already read.
+    """
     default = default_period(zone, now)
-    end = parse_edge(until, zone, end=True) if until else default.until
+
+    def edge(value: str | datetime, end: bool) -> datetime:
+        return value if isinstance(value, datetime) else parse_edge(value, zone, end=end, now=now)
+
+    end = edge(until, True) if until else default.until
     if since:
-        start = parse_edge(since, zone, end=False)
+        start = edge(since, False)
     elif until:
         last = local_day(end - timedelta(microseconds=1), zone)
         start = local_midnight(last - timedelta(days=DEFAULT_DAYS - 1), zone)

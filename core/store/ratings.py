@@ -63,6 +63,15 @@ class RatingTable:
             document = self.table.get(key=rating_id)  # filed under a different time
         return Rating.from_record(document) if document is not None else None
 
+    def filed_on(self, day: str) -> Iterator[dict[str, Any]]:
+        """The records filed in one UTC day's partition (``"2026-11-22"``), patches applied.
+
+        Where a rating at a given time would be: an import looks there for ids it
+        already holds, one partition at a time instead of the whole history.
+        """
+        for document in self.table.documents(day, day + "\uffff"):
+            yield dict(document)
+
     def query(self, where: RatingFilter | None = None) -> Iterator[Rating]:
         """Stream matching ratings in the order they were filed."""
         where = where or RatingFilter()
