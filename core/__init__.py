@@ -42,6 +42,7 @@ from .recorder import Recorder
 from .rules import PythonRule, Rule, RuleFault
 from .runtime import Runtime
 from .session import AlertingWorker, KioskSession, Tap
+from .sites import SiteRegistry
 from .store import RatingFilter, Store, StoreBusy, StoreCorruption
 from .survey import URL_PLACEHOLDERS, survey_url
 from .text import pick, printable
@@ -89,6 +90,7 @@ __all__ = [
     "RuleFault",
     "Runtime",
     "ServiceCycleError",
+    "SiteRegistry",
     "SiteSettings",
     "SiteWarning",
     "Stage",

@@ -125,3 +125,77 @@ def test_a_month_of_normal_data_gives_a_silence_alert_per_real_outage_only(catal
     # the same month on a site said to be always open: a "silence" every night
     always = silence_alerts(catalogue, host, SiteSettings(opening_hours={}), ratings, until)
     assert always >= 30
+
+
+# -- one engine, many sites ------------------------------------------------------------
+
+
+def test_one_engine_keeps_each_sites_clock_and_hours(catalogue):
+    from servicecycle.core.rules import Rule
+    from servicecycle.core.sites import SiteRegistry
+
+    hours = {day: ["09:00-17:00"] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+    sites = SiteRegistry(
+        [
+            SiteSettings(id="ist", timezone="Europe/Istanbul", opening_hours=hours),
+            SiteSettings(id="nyc", timezone="America/New_York", opening_hours=hours),
+        ]
+    )
+    silent = Rule.model_validate(
+        {
+            "id": "t.silent",
+            "kind": "silence",
+            "window": "1h",
+            "key_by": ["site", "kiosk"],
+            "summary": "quiet",
+            "response": "look",
+        }
+    )
+    morning = Rule.model_validate(
+        {
+            "id": "t.morning",
+            "kind": "single",
+            "when": {"score": 1, "time_of_day": {"between": ["09:00", "10:00"]}},
+            "key_by": ["site"],
+            "summary": "x",
+            "response": "y",
+        }
+    )
+    engine = RuleEngine([silent, morning], catalogue, sites)
+
+    def rate(site: str, at: datetime, score: int = 4):
+        return catalogue.new_rating(
+            site=site, kiosk="k1", cycle="hotel-guest", moment="check-in-wait",
+            score=score, language="en", at=at,
+        )  # fmt: skip
+
+    day = datetime(2026, 6, 1, tzinfo=UTC)  # summer: Istanbul UTC+3, New York UTC-4
+    fired = [
+        (a.rule, dict(a.key)["site"])
+        for a, _ in engine.replay(
+            [
+                rate("ist", day + timedelta(hours=6, minutes=30), score=1),  # 09:30 in Istanbul
+                rate("nyc", day + timedelta(hours=6, minutes=30), score=1),  # 02:30 in New York
+                rate("nyc", day + timedelta(hours=13, minutes=5)),  # 09:05 in New York
+            ],
+            until=day + timedelta(hours=23),
+        )
+        if a.state.value == "firing"
+    ]
+    assert ("t.morning", "ist") in fired and ("t.morning", "nyc") not in fired
+    # Istanbul quiet from 09:30 local: 10:30 local (07:30 UTC); New York from 09:05 local
+    assert fired.count(("t.silent", "ist")) == 1 and fired.count(("t.silent", "nyc")) == 1
+    since = {dict(a.key)["site"]: a.since for a in engine.alerts() if a.rule == "t.silent"}
+    assert since == {
+        "ist": day + timedelta(hours=7, minutes=30),
+        "nyc": day + timedelta(hours=14, minutes=5),
+    }
+
+
+def test_a_site_registry_refuses_a_site_described_twice():
+    from servicecycle.core.sites import SiteRegistry
+
+    with pytest.raises(ValueError, match="described twice"):
+        SiteRegistry([SiteSettings(id="a"), SiteSettings(id="a")])
+    registry = SiteRegistry([SiteSettings(id="a", timezone="Asia/Tokyo")])
+    assert registry.get("elsewhere").id == "a" and registry.zone("b").key == "Asia/Tokyo"

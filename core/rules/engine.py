@@ -24,6 +24,7 @@ from ..config import WEEKDAYS, SiteSettings
 from ..duration import format_duration
 from ..opening import after_open_time
 from ..rating import Rating
+from ..sites import SiteRegistry
 from .conditions import compile_conditions
 from .loader import AnyRule
 from .rule import PythonRule
@@ -118,6 +119,7 @@ class KeyState:
         "last_active",
         "last_seen",
         "matched",
+        "site",
         "state",
         "sum_target",
         "sum_value",
@@ -133,6 +135,7 @@ class KeyState:
         self.active_since: float | None = None
         self.last_active: float | None = None
         self.last_seen: float | None = None
+        self.site = ""  # the site of the last rating seen (a silence's opening hours)
         self.alert: Alert | None = None
         self.due: float | None = None  # when this key next needs a look without a new rating
         self.extra: dict[str, Any] | None = None  # a Python rule's template values
@@ -250,7 +253,7 @@ class RuleEngine:
         self,
         rules: Iterable[AnyRule],
         catalogue: Catalogue,
-        site: SiteSettings | None = None,
+        site: SiteSettings | SiteRegistry | None = None,
         on_change: OnChange | None = None,
         known_kiosks: Iterable[tuple[str, str]] = (),
         on_fault: OnFault | None = None,
@@ -260,7 +263,9 @@ class RuleEngine:
         #: Rules that failed while running, with the first failure: the others go on.
         self.faults: dict[str, str] = {}
         self.catalogue = catalogue
-        self.site = site or SiteSettings()
+        #: Each site's time zone and opening hours: one engine may watch many sites.
+        self.sites = SiteRegistry.of(site)
+        self.site = self.sites.default
         self.on_change = on_change
         self.plans = {r.id: _Plan(r) for r in self.rules}
         self.states: dict[str, dict[tuple[str, ...], KeyState]] = {
@@ -272,7 +277,7 @@ class RuleEngine:
             for part in (r.scope, r.when)
             for field in ("time_of_day", "weekday")
         )
-        self._zone = self.site.zone if uses_clock else None
+        self._uses_clock = uses_clock
         self._moments: dict[
             tuple[str, str], tuple[bool, float, int, Any, list[_Plan], list[_Plan]]
         ] = {}
@@ -297,6 +302,10 @@ class RuleEngine:
         for site, kiosk in known_kiosks:  # a kiosk silent since start-up counts as silent
             self._seed_kiosk(site, kiosk, datetime.now(UTC).timestamp())
 
+    def _zone_of(self, rating: Rating) -> Any:
+        """The rating's site's time zone, when a rule reads the clock (else no work)."""
+        return self.sites.zone(rating.site) if self._uses_clock else None
+
     # -- input ---------------------------------------------------------------
 
     def observe(self, rating: Rating, t: float | None = None) -> list[Transition]:
@@ -311,7 +320,7 @@ class RuleEngine:
             if t > self.now:
                 self.now = t
             return []
-        obs = Observation(rating, critical, target, cycle_scale, self._zone, t)
+        obs = Observation(rating, critical, target, cycle_scale, self._zone_of(rating), t)
         now = self.now = t if t > self.now else self.now
         transitions: list[Transition] = []
         suspect, survey = obs.suspect, obs.survey
@@ -345,6 +354,7 @@ class RuleEngine:
                 state = plan.states[key] = KeyState(key)
             if state.last_seen is None or t > state.last_seen:
                 state.last_seen = t
+                state.site = obs.site
             if state.state is not None or state.due is None:
                 try:
                     self._evaluate(plan, state, now, transitions)  # the kiosk speaks again
@@ -358,7 +368,7 @@ class RuleEngine:
         if info is None:
             return []
         critical, target, cycle_scale, _, plans, _ = info
-        obs = Observation(rating, critical, target, cycle_scale, self._zone)
+        obs = Observation(rating, critical, target, cycle_scale, self._zone_of(rating))
         transitions: list[Transition] = []
         for plan in plans:
             try:
@@ -432,7 +442,8 @@ class RuleEngine:
             key = tuple(values[f] for f in plan.key_by)
             state = self.states[plan.id].setdefault(key, KeyState(key))
             state.last_seen = t
-            self._wake(plan, state, t + plan.window)
+            state.site = site
+            self._wake(plan, state, after_open_time(self.sites.get(site), t, plan.window))
 
     # -- evaluation ------------------------------------------------------------
 
@@ -455,7 +466,7 @@ class RuleEngine:
         elif state.state is AlertState.FIRING and not active and plan.keep_s:
             due = _earliest(due, (state.last_active or now) + plan.keep_s)
         if plan.kind == "silence" and state.last_seen is not None:
-            quiet_at = after_open_time(self.site, state.last_seen, window)
+            quiet_at = after_open_time(self.sites.get(state.site), state.last_seen, window)
             if now < quiet_at < math.inf:  # once quiet, it stays so until a rating comes
                 due = _earliest(due, quiet_at)
         if due is not None:
@@ -490,7 +501,7 @@ class RuleEngine:
         if kind == "silence":  # quiet for `window` of the site's opening time
             if state.last_seen is None:
                 return False
-            return now >= after_open_time(self.site, state.last_seen, plan.window)
+            return now >= after_open_time(self.sites.get(state.site), state.last_seen, plan.window)
         rule = plan.rule
         if isinstance(rule, PythonRule):
             observations = [obs for _, _, obs in state.events]
