@@ -5,7 +5,8 @@
                                      `servicecycle` command instead, e.g. `cycles hotel`)
     python3 dev.py test  [PYTEST ARGS...]   lint, format check and the whole test suite
                                             (installs Debian's chromium for the browser
-                                            tests when it is missing and apt-get is there)
+                                            tests and Debian's postgresql for the store's
+                                            PostgreSQL tests when missing and apt-get is there)
 
 Needs only Python >= 3.11 and the package index. The environment lives in
 .venv/ and is reinstalled when pyproject.toml changes.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -44,6 +46,13 @@ def ensure_venv() -> None:
     STAMP.write_text(wanted)
 
 
+def has_initdb() -> bool:
+    """Whether a PostgreSQL server (its initdb) is installed, where Debian or PATH puts it."""
+    return (
+        any(Path("/usr/lib/postgresql").glob("*/bin/initdb")) or shutil.which("initdb") is not None
+    )
+
+
 def run(argv: list[str]) -> int:
     return subprocess.run(argv, cwd=ROOT).returncode
 
@@ -60,6 +69,12 @@ def main(args: list[str]) -> int:
     # The end-to-end tests drive a real headless browser (Debian's chromium).
     if browser.exists() and not Path("/usr/bin/chromium").exists() and run(["bash", str(browser)]):
         print("could not install chromium: the browser tests will fail (see above)")
+    postgresql = ROOT / ".ci" / "install-postgresql"
+    # The PostgreSQL store tests start a throw-away server of their own (Debian's postgresql).
+    if postgresql.exists() and not has_initdb() and run(["bash", str(postgresql)]):
+        print(
+            "could not install postgresql: the PostgreSQL store tests will be skipped (see above)"
+        )
     for step in (
         [str(BIN / "ruff"), "check", "."],
         [str(BIN / "ruff"), "format", "--check", "."],
