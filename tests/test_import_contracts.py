@@ -1,0 +1,106 @@
+"""The import contracts in pyproject.toml ([tool.importlinter]) hold, and catch what they should.
+
+import-linter builds the real import graph (indirect imports too), so this
+adds to tests/test_architecture.py what a per-file scan cannot see. The guard
+runs the very same contracts over a planted tree that breaks each of them.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
+
+
+def config() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+
+
+def lint_imports(cwd: Path, config_file: Path, env: dict[str, str] | None = None) -> str:
+    done = subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache", "--no-logo", str(config_file)],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return f"exit {done.returncode}\n{done.stdout}{done.stderr}"
+
+
+def test_lint_imports_is_installed():
+    assert LINT_IMPORTS.exists(), "pip install -e '.[test]' installs import-linter"
+
+
+def test_every_import_contract_is_kept():
+    contracts = config()["contracts"]
+    assert {c["id"] for c in contracts} >= {
+        "core-is-independent",
+        "core-internals",
+        "front-ends-apart",
+        "front-ends-below-cli",
+        "postgres-engine-private",
+    }
+    output = lint_imports(ROOT, ROOT / "pyproject.toml")
+    assert output.startswith("exit 0"), output
+    assert f"Contracts: {len(contracts)} kept, 0 broken." in output, output
+
+
+PLANTED = {
+    # one violation per contract
+    "core/__init__.py": "",
+    "core/rating.py": "import textual\n",  # core-is-independent
+    "core/store/__init__.py": "",
+    "core/store/postgres/__init__.py": "",
+    "cli/__init__.py": "from servicecycle.core.store import postgres\n",  # postgres-engine-private
+    "kiosk/__init__.py": "from servicecycle.core import rating\n",  # core-internals
+    "survey/__init__.py": "import servicecycle.kiosk\n",  # front-ends-apart
+    "plugins/__init__.py": "import servicecycle.testing\n",  # front-ends-below-cli
+    "testing/__init__.py": "",
+    "deploy/__init__.py": "",
+}
+
+
+def test_a_planted_violation_of_each_contract_is_caught(tmp_path):
+    """The same contracts over a small tree that breaks every one of them."""
+    for name, text in PLANTED.items():
+        path = tmp_path / "servicecycle" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    body = (ROOT / "pyproject.toml").read_text()
+    section = body[body.index("[tool.importlinter]") :]
+    section = section[: section.index("\n[tool.", 1)] if "\n[tool." in section[1:] else section
+    (tmp_path / "contracts.toml").write_text(section)
+    output = lint_imports(tmp_path, tmp_path / "contracts.toml", {"PYTHONPATH": str(tmp_path)})
+    assert output.startswith("exit 1"), output
+    contracts = config()["contracts"]
+    assert f"Contracts: 0 kept, {len(contracts)} broken." in output, output
+    for planted in (
+        "servicecycle.core.rating -> textual",
+        "servicecycle.cli -> servicecycle.core.store.postgres",
+        "servicecycle.kiosk -> servicecycle.core.rating",
+        "servicecycle.survey -> servicecycle.kiosk",
+        "servicecycle.plugins -> servicecycle.testing",
+    ):
+        assert planted in output, output
+
+
+@pytest.mark.parametrize("contract", ["core-is-independent", "core-internals"])
+def test_the_architecture_tests_and_the_contracts_agree(contract):
+    """tests/test_architecture.py keeps its own scan; the contracts say the same thing."""
+    found = {c["id"]: c for c in config()["contracts"]}[contract]
+    if contract == "core-is-independent":
+        assert set(found["forbidden_modules"]) == {
+            *(f"servicecycle.{n}" for n in ("kiosk", "cli", "plugins", "survey", "testing")),
+            *("textual", "starlette", "uvicorn", "jinja2"),
+        }
+    else:
+        assert "servicecycle.kiosk" not in found["allowed_importers"]
+        assert found["protected_modules"] == ["servicecycle.core.*"]
