@@ -16,6 +16,7 @@ from .errors import ConfigError
 from .plugins import PluginHost
 from .recorder import Recorder
 from .store import Store
+from .store.contract import SiteStore
 
 #: The cycle a fresh install asks about when the configuration names none.
 PREFERRED_CYCLE = "hotel-guest"
@@ -58,6 +59,13 @@ class Runtime:
         if self._store is None:
             self._store = Store(self.data_dir, owner=owner)
         return self._store
+
+    @property
+    def site_store(self) -> SiteStore:
+        """The store behind the store contract: what consumers ask of any engine."""
+        from .store.folder import FolderStore
+
+        return FolderStore(self.store)
 
     @property
     def recorder(self) -> Recorder:

@@ -314,3 +314,29 @@ def test_a_read_only_folder_store_refuses_writes_in_one_line(tmp_path):
         with pytest.raises(StoreError, match="read-only"):
             store.ratings.add(rating(T0))
         assert json.loads((folder / "store.json").read_text())["schema"] == 3
+
+
+def test_the_rules_follower_makes_the_feed_exactly_once_across_a_month_merge(tmp_path):
+    """The engine's follower: a rating delivered again is passed over, unless its reasons
+    changed meanwhile (then it is an amend); nothing is judged twice."""
+    from servicecycle.core.rules.follow import RatingFollower
+
+    folder = tmp_path / "data"
+    with FolderStore.open(folder) as store:
+        early = [rating(OLD + timedelta(days=d), score=d + 1) for d in range(3)]
+        store.ratings.add_many(early)
+        follower = RatingFollower(
+            store.changes,
+            OLD - timedelta(days=1),
+        )
+        assert [(k, r.id) for k, r in follower.poll()] == [("new", r.id) for r in early]
+        store.ratings.set_reasons(early[0], ["lost-time"])
+        assert [(k, r.reasons) for k, r in follower.poll()] == [("amended", ("lost-time",))]
+        store.ratings.set_reasons(early[1], ["wrong-pace"])  # not yet polled when merged
+        assert maintenance.compact(store.store).merged_months >= 1  # files rewritten
+        assert [(k, r.id, r.reasons) for k, r in follower.poll()] == [
+            ("amended", early[1].id, ("wrong-pace",))
+        ]
+        assert list(follower.poll()) == []
+        store.ratings.add(rating(OLD + timedelta(hours=5), score=3))
+        assert [(k, r.score) for k, r in follower.poll()] == [("new", 3)]

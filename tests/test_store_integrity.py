@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from servicecycle.core import Store, StoreError
 from servicecycle.core.rules.follow import RatingFollower
 from servicecycle.core.store import SCHEMA, maintenance, segment
+from servicecycle.core.store.folder import FolderStore
 
 from .conftest import run_cli
 from .test_store import T0, partition_files, rating
@@ -285,7 +286,7 @@ def test_the_rules_follower_passes_over_a_damaged_line_and_says_so_once(tmp_path
         lines = path.read_bytes().split(b"\n")
         lines[1] = lines[1].replace(b'"score":2', b'"score":5')
         path.write_bytes(b"\n".join(lines))
-        follower = RatingFollower(store, T0 - timedelta(hours=1))
+        follower = RatingFollower(FolderStore(store).changes, T0 - timedelta(hours=1))
         with caplog.at_level(logging.ERROR):
             assert [r.score for _, r in follower.poll()] == [1, 3]
             store.ratings.add(rating(T0 + timedelta(minutes=9), score=4))

@@ -73,7 +73,7 @@ class Alerting:
         """Rebuild windows from recent history, take back stored alerts, announce what differs."""
         now = now or datetime.now(UTC)
         self.book.record_start((p.rule, str(p)) for p in self.ruleset.problems)
-        self.follower = RatingFollower(self.runtime.store, now - self.engine.horizon)
+        self.follower = RatingFollower(self.runtime.site_store.changes, now - self.engine.horizon)
         for kind, rating in self.follower.poll():  # silently: these were judged before
             (self.engine.observe if kind == "new" else self.engine.amend)(rating)
         self.engine.tick(now)
