@@ -325,3 +325,26 @@ def test_the_worst_values_in_a_site_config_name_the_field(tmp_path, value):
     message = str(info.value)
     assert str(path) in message
     assert "repeat_gap" in message or "line 15" in message, message
+
+
+@pytest.mark.parametrize("kind", ["rule tests", "rules", "config"])
+def test_a_huge_value_is_quoted_short_in_the_error(catalogue, tmp_path, kind):
+    """Found by the fuzzer: a 100,000-character moment id was quoted whole."""
+    huge = "x" * 100_000
+    text = {
+        "rule tests": (
+            f'rule_files = ["rules.toml"]\n[[tests]]\nname = "t"\n[[tests.ratings]]\nat = "0m"\nmoment = "{huge}"\n'
+            'score = 1\n[[tests.expect]]\nat = "1m"\nfiring = []\n'
+        ),
+        "rules": f'[[rules]]\nid = "a.b"\nkind = "single"\nwhen = {{ moment = "{huge}" }}\n'
+        'summary = "x"\nresponse = "y"\n',
+        "config": f'[notify.receivers.x]\ntype = "webhook"\nurl = "https://a.example/"\n'
+        f'headers = {{ "{huge}:" = "v" }}\n',
+    }[kind]
+    path = tmp_path / "broken.toml"
+    path.write_text(text, encoding="utf-8")
+    try:
+        problems = _load(kind, path, catalogue)
+    except ServiceCycleError as exc:
+        problems = [str(exc)]
+    assert problems and all(len(problem) < 5000 for problem in problems), problems[0][:300]

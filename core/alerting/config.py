@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from ..duration import Duration, PositiveDuration
+from ..text import shown
 from .matchers import Matchers
 from .notifiers import BUILTIN_SETTINGS
 from .quiet import QuietHours
@@ -115,7 +116,7 @@ def _check_group_by(value: tuple[str, ...]) -> tuple[str, ...]:
         if name == "...":
             raise ValueError("'...' (group by every label) must be the only entry")
         if not _LABEL.match(name):
-            raise ValueError(f"{name!r} is not a label name")
+            raise ValueError(f"{shown(name)} is not a label name")
     return value
 
 

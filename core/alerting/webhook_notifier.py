@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from ..duration import PositiveDuration
+from ..text import shown
 from .notification import DeliveryError, Notification
 from .strict import StrictModel
 
@@ -49,13 +50,17 @@ class WebhookSettings(StrictModel):
     def _not_reserved(cls, value: dict[str, str]) -> dict[str, str]:
         for name in value:
             if name.lower() in RESERVED_HEADERS:
-                raise ValueError(f"header {name!r} is set by servicecycle and cannot be configured")
+                raise ValueError(
+                    f"header {shown(name)} is set by servicecycle and cannot be configured"
+                )
             if (
                 not name
                 or any(c in name for c in ":\r\n ")
                 or any(c in v for v in value.values() for c in "\r\n")
             ):
-                raise ValueError(f"header {name!r}: names without ':' or spaces, one-line values")
+                raise ValueError(
+                    f"header {shown(name)}: names without ':' or spaces, one-line values"
+                )
         return value
 
 

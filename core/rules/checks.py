@@ -34,6 +34,7 @@ from ..catalogue import Catalogue
 from ..config import SiteSettings
 from ..duration import Duration, format_duration
 from ..errors import ServiceCycleError
+from ..text import shown
 from ..validation import TomlError, describe, parse_toml
 from .engine import RuleEngine
 from .loader import AnyRule, ruleset_from_files
@@ -218,7 +219,7 @@ def _cycle_of(catalogue: Catalogue, moment: str) -> str:
     owners = [c.id for c in catalogue.cycles.values() if c.find_moment(moment)]
     if len(owners) != 1:
         found = ", ".join(owners) or "no cycle"
-        raise ServiceCycleError(f"moment {moment!r} is in {found}; say which with cycle = ...")
+        raise ServiceCycleError(f"moment {shown(moment)} is in {found}; say which with cycle = ...")
     return owners[0]
 
 

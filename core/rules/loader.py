@@ -86,7 +86,7 @@ def parse_rules_text(text: str, source: str) -> tuple[list[tuple[Rule, int]], li
         return [], [RuleProblem(source, exc.line, None, str(exc))]
     unknown = sorted(set(data) - {"rules", "tests"})
     problems = [
-        RuleProblem(source, None, None, f"unknown top-level key {k!r}; allowed: rules, tests")
+        RuleProblem(source, None, None, f"unknown top-level key {shown(k)}; allowed: rules, tests")
         for k in unknown
     ]
     entries = data.get("rules", [])
@@ -274,7 +274,7 @@ def apply_site_changes(
             continue
         loaded.rule = rule
         loaded.changed_by_site.append(
-            "override: " + ", ".join(f"{k}={v!r}" for k, v in changes.items())
+            "override: " + ", ".join(f"{k}={shown(v)}" for k, v in changes.items())
         )
 
 
@@ -309,7 +309,7 @@ def _catalogue_problem(rule: AnyRule, catalogue: Catalogue) -> str | None:
             if unknown:
                 where = f" of cycle {rule.cycle!r}" if rule.cycle else ""
                 return (
-                    f"{part}.{name}: {', '.join(map(repr, unknown))} not a {name}{where}; "
+                    f"{part}.{name}: {', '.join(map(shown, unknown[:5]))} not a {name}{where}; "
                     f"known: {', '.join(sorted(known[name]))}"
                 )
     return None

@@ -24,6 +24,7 @@ from pydantic import (
 
 from ..alert import SEVERITIES
 from ..duration import Duration, format_duration, parse_interval
+from ..text import shown
 from .conditions import ConditionError, Predicate, compile_conditions
 
 RULE_ID = r"^[a-z][a-z0-9._-]{0,79}$"
@@ -375,7 +376,7 @@ class PythonRule:
     ) -> None:
         problems = []
         if severity not in SEVERITIES:
-            problems.append(f"severity = {severity!r}: allowed: {', '.join(SEVERITIES)}")
+            problems.append(f"severity = {shown(severity)}: allowed: {', '.join(SEVERITIES)}")
         bad_keys = [k for k in key_by if k not in KEY_FIELDS]
         if bad_keys:
             problems.append(f"key_by: {bad_keys} not allowed; allowed: {', '.join(KEY_FIELDS)}")
