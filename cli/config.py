@@ -52,13 +52,11 @@ TEMPLATE = "templates/site.toml.j2"
 #: Where the systemd units live (package data of servicecycle.deploy).
 UNITS_PACKAGE, UNITS_FOLDER = "servicecycle.deploy", "systemd"
 
-WEEK = WEEKDAYS
-
 
 def _hours(*spans: tuple[tuple[str, ...], str]) -> dict[str, list[str]]:
     """Opening hours from (weekdays, range) pairs, in weekday order."""
     given = {day: [span] for days, span in spans for day in days}
-    return {day: given[day] for day in WEEK if day in given}
+    return {day: given[day] for day in WEEKDAYS if day in given}
 
 
 @dataclass(frozen=True)
@@ -71,18 +69,18 @@ class Example:
     hours: dict[str, list[str]]
 
 
-ALWAYS_OPEN = _hours((WEEK, "00:00-24:00"))
+ALWAYS_OPEN = _hours((WEEKDAYS, "00:00-24:00"))
 #: The built-in industries; another plugin's industry gets :func:`_example`'s generic one.
 EXAMPLES = {
     # a lobby is open all night, but its kiosk is used in the guests' day: these are
     # the hours a silent kiosk is news (core's default)
-    "hotel": Example("a hotel", "our-hotel", "Our hotel", _hours((WEEK, DEFAULT_HOURS))),
+    "hotel": Example("a hotel", "our-hotel", "Our hotel", _hours((WEEKDAYS, DEFAULT_HOURS))),
     "health": Example("an emergency department", "our-hospital", "Our hospital", ALWAYS_OPEN),
     "banking": Example(
         "a bank branch",
         "our-branch",
         "Our branch",
-        _hours((WEEK[:5], "09:00-16:30"), (("sat",), "09:00-13:00")),
+        _hours((WEEKDAYS[:5], "09:00-16:30"), (("sat",), "09:00-13:00")),
     ),
 }
 
@@ -92,7 +90,7 @@ def _example(industry: str) -> Example:
         f"a site of the {industry} industry",
         f"our-{industry}",
         "Our site",
-        _hours((WEEK[:6], "09:00-18:00")),
+        _hours((WEEKDAYS[:6], "09:00-18:00")),
     )
 
 

@@ -459,15 +459,15 @@ def run(state: object, interval: float, once: bool, as_json: bool) -> None:
         f"evaluating {len(alerting.ruleset.active()):,} rules on {printable(runtime.data_dir)} "
         f"(history window {printable(format_duration(alerting.engine.horizon))})"
     )
-    reported: set[tuple[str | None, str]] = set()
+    reported = 0  # the engine keeps each failing rule's first failure, in order
     try:
         while True:
             transitions = alerting.poll()
-            for fault in alerting.faults():  # each broken rule once, not every tick
-                if fault.stage == "run" and (key := (fault.rule, fault.message)) not in reported:
-                    reported.add(key)
-                    err.print(_fault_line(fault))
             now = datetime.now(UTC)
+            failing = list(alerting.engine.faults.items())
+            for rule_id, message in failing[reported:]:  # each broken rule once, not every tick
+                err.print(_fault_line(RuleFault(rule_id, message, now, "run")))
+            reported = len(failing)
             for alert, previous in [] if as_json else transitions:
                 out.print(
                     f"{site_time(now, zone, seconds=True)} {printable(previous or 'new')} → "
