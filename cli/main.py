@@ -75,9 +75,16 @@ def log_to_terminal(level: int) -> None:
 class State:
     """What every command shares: options from the group, plugins, a lazy runtime."""
 
-    def __init__(self, config: Path | None, data_dir: Path | None, host: PluginHost) -> None:
+    def __init__(
+        self,
+        config: Path | None,
+        data_dir: Path | None,
+        host: PluginHost,
+        store_url: str | None = None,
+    ) -> None:
         self.config_path = config
         self.data_dir = data_dir
+        self.store_url = store_url
         self.host = host
         self._runtime: Runtime | None = None
 
@@ -85,7 +92,10 @@ class State:
     def runtime(self) -> Runtime:
         if self._runtime is None:
             self._runtime = Runtime.open(
-                self.config_path, data_dir=self.data_dir, plugins=self.host
+                self.config_path,
+                data_dir=self.data_dir,
+                plugins=self.host,
+                store_url=self.store_url,
             )
             if self.host.problems:
                 err.print(render.problems_text(self.host), end="")
@@ -109,10 +119,25 @@ class State:
     envvar="SERVICECYCLE_DATA_DIR",
     help="Data folder for ratings. Default: from the config, else the user data folder.",
 )
+@click.option(
+    "--store",
+    "store_url",
+    metavar="URL",
+    envvar="SERVICECYCLE_STORE",
+    help="Keep records in this store instead of the data folder: postgresql://USER@HOST/DB "
+    "(see docs/store.md). Default: [store] url in the config, else the data folder. "
+    "Env: SERVICECYCLE_STORE.",
+)
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.version_option(package_name="servicecycle")
 @click.pass_context
-def cli(ctx: click.Context, config: Path | None, data_dir: Path | None, verbose: int) -> None:
+def cli(
+    ctx: click.Context,
+    config: Path | None,
+    data_dir: Path | None,
+    store_url: str | None,
+    verbose: int,
+) -> None:
     """servicecycle: see your service moment by moment, the way customers live it.
 
     Plugins supply service-cycle templates for each industry; ratings of each
@@ -123,7 +148,7 @@ def cli(ctx: click.Context, config: Path | None, data_dir: Path | None, verbose:
         logging.getLogger("servicecycle.core.plugins").setLevel(logging.ERROR)
     # main() hands in the plugins it already loaded (they may have added commands).
     host = ctx.obj if isinstance(ctx.obj, PluginHost) else PluginHost.discover()
-    state = State(config, data_dir, host)
+    state = State(config, data_dir, host, store_url)
     ctx.obj = state
     ctx.call_on_close(state.close)
 
@@ -328,7 +353,7 @@ def export_command(
         moment=moment,
         include_suspect=not no_suspect,
     )
-    ratings = runtime.store.ratings.query(where)
+    ratings = runtime.site_store.ratings.query(where)
     first = next(ratings, None)  # found before anything is written: a mistake writes nothing
     if first is None:
         refuse_unknown(

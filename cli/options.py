@@ -198,7 +198,9 @@ def refuse_unknown(
     }
     if all(value in known[kind] for kind, value in given.values()):
         return
-    stored = stored_values(runtime.store, config.site.zone, use_cache=use_cache, progress=progress)
+    stored = stored_values(
+        runtime.site_store.tallies, config.site.zone, use_cache=use_cache, progress=progress
+    )
     known["site"] |= stored.sites
     known["kiosk"] |= stored.kiosks
     known["language"] |= stored.languages

@@ -527,7 +527,7 @@ def report(
     )
     with FileBar("reading ratings", err) as bar:
         result = build_report(
-            runtime.store,
+            runtime.site_store,
             runtime.catalogue,
             request,
             site_id=settings.id,

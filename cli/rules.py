@@ -119,7 +119,7 @@ def list_rules(state: object, as_json: bool) -> None:
     """Every rule, where it came from, and whether this site changed it."""
     runtime = state.runtime  # type: ignore[attr-defined]
     ruleset = site_ruleset(runtime)
-    failing = {f.rule: f for f in AlertBook(runtime.store).faults() if f.stage == "run"}
+    failing = {f.rule: f for f in AlertBook(runtime.site_store).faults() if f.stage == "run"}
     rows = [
         (loaded, "failing" if loaded.rule.id in failing else "active")
         for loaded in ruleset.rules.values()
@@ -300,7 +300,7 @@ def replay(
     _print_problems(ruleset)
     engine = RuleEngine(ruleset.active(), runtime.catalogue, runtime.config.site)
     where = RatingFilter(since=start, until=end)
-    days = len(runtime.store.ratings.table.partitions(*where.time_range()))
+    days = max(1, (min(end, datetime.now(UTC)) - start).days + 1)
     fired = []
     progress = Progress(
         TextColumn("replaying", style="bold", markup=False),
@@ -319,7 +319,7 @@ def replay(
 
         def ratings():  # noqa: ANN202 - local generator feeding the progress bar
             nonlocal day, count
-            for rating in runtime.store.ratings.query(where):
+            for rating in runtime.site_store.ratings.query(where):
                 current = rating.at.date()
                 if current != day:
                     if day is not None:
@@ -387,7 +387,7 @@ def alerts(ctx: click.Context) -> None:
 @click.pass_obj
 def list_alerts(state: object, as_json: bool = False) -> None:
     """Alerts pending or firing now, with their response path."""
-    book = AlertBook(state.runtime.store)  # type: ignore[attr-defined]
+    book = AlertBook(state.runtime.site_store)  # type: ignore[attr-defined]
     current = book.current()
     faults = book.faults()
     if as_json:
@@ -428,7 +428,7 @@ def list_alerts(state: object, as_json: bool = False) -> None:
 @click.pass_obj
 def ack(state: object, alert_id: str, by: str, note: str, as_json: bool) -> None:
     """Acknowledge ALERT_ID (the short id from `servicecycle alerts`): repeats stop."""
-    alert = AlertBook(state.runtime.store).acknowledge(alert_id, by, note)  # type: ignore[attr-defined]
+    alert = AlertBook(state.runtime.site_store).acknowledge(alert_id, by, note)  # type: ignore[attr-defined]
     if as_json:
         _echo_json({**_alert_json(alert), "note": note})
         return
@@ -452,7 +452,9 @@ def run(state: object, interval: float, once: bool, as_json: bool) -> None:
         raise click.UsageError("--json needs --once: the list is printed when the evaluation ends")
     runtime = state.runtime  # type: ignore[attr-defined]
     zone = runtime.config.site.zone
-    dispatcher = Dispatcher.from_config(runtime.config, runtime.store, runtime.plugins)
+    dispatcher = Dispatcher.from_config(
+        runtime.config, runtime.site_store, runtime.plugins, data_dir=runtime.data_dir
+    )
     alerting = Alerting(runtime, dispatcher=dispatcher)
     _print_problems(alerting.ruleset)
     err.print(
@@ -507,7 +509,13 @@ def silence(ctx: click.Context) -> None:
 
 def _dispatcher(state: object) -> Dispatcher:
     runtime = state.runtime  # type: ignore[attr-defined]
-    return Dispatcher.from_config(runtime.config, runtime.store, runtime.plugins, start=False)
+    return Dispatcher.from_config(
+        runtime.config,
+        runtime.site_store,
+        runtime.plugins,
+        start=False,
+        data_dir=runtime.data_dir,
+    )
 
 
 @silence.command(name="list")

@@ -12,9 +12,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 from servicecycle.core import printable
+from servicecycle.core.errors import StoreError
 from servicecycle.core.rating import parse_time
 from servicecycle.core.reports.upkeep import summarise_missing
 from servicecycle.core.store import Store, maintenance
+from servicecycle.core.store.copy import copy_store, total_of
+from servicecycle.core.store.engines import open_store, shown_target
 
 from .progress import FileBar
 from .render import Column, console, fitted_table, site_time
@@ -61,7 +64,19 @@ def _run(label: str, store: Store, job):  # noqa: ANN001, ANN202 - small local h
 
 
 def _store(ctx: click.Context) -> Store:
+    _folder(ctx)
     return ctx.obj.runtime.store
+
+
+def _folder(ctx: click.Context) -> Path:
+    """The data folder a maintenance command works on (a store URL is refused clearly)."""
+    runtime = ctx.obj.runtime
+    if runtime.store_url is not None:
+        raise StoreError(
+            f"`store {ctx.command.name}` looks after a data folder; {runtime.store_url_shown} "
+            "is PostgreSQL, which has its own tools (pg_dump, pg_amcheck): see docs/operations.md"
+        )
+    return runtime.data_dir
 
 
 @click.group()
@@ -74,7 +89,7 @@ def store() -> None:
 @click.pass_context
 def check(ctx: click.Context, as_json: bool) -> None:
     """Read every file of the store and report damage (changes nothing; exit 1 if damaged)."""
-    the_store = Store(ctx.obj.runtime.data_dir, read_only=True)
+    the_store = Store(_folder(ctx), read_only=True)
     reports = _run("checking", the_store, maintenance.check)
     strangers = maintenance.strangers(the_store)
     damaged = [r for r in reports if not r.ok]
@@ -301,3 +316,69 @@ def _size(n: int) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return str(n)
+
+
+@store.command()
+@json_option
+@click.pass_context
+def migrate(ctx: click.Context, as_json: bool) -> None:
+    """Create the store's schema, or bring it up to this version (safe to run again)."""
+    runtime = ctx.obj.runtime
+    site = runtime.site_store  # opening a writable store migrates it (the folder or PostgreSQL)
+    shown = runtime.store_url_shown
+    version, engine = site.schema, site.engine
+    if as_json:
+        _echo_json({"store": shown, "engine": engine, "schema": version})
+        return
+    out.print(
+        Text(f"{printable(shown)} ({printable(engine)}) is at schema {version:d}: up to date")
+    )
+
+
+@store.command()
+@click.argument("source", metavar="SRC")
+@click.argument("target", metavar="DST")
+@json_option
+@click.pass_context
+def copy(ctx: click.Context, source: str, target: str, as_json: bool) -> None:
+    """Copy everything from the store SRC into the store DST (a data folder or a URL).
+
+    Ratings with their reasons, alerts, survey answers, the notification journal,
+    silences and kiosk events. Safe to interrupt and to run again: what DST holds
+    already is left as it is, so a second copy changes nothing.
+    """
+    zone = ctx.obj.runtime.config.site.timezone
+    if shown_target(source) == shown_target(target):
+        raise click.UsageError("SRC and DST are the same store")
+    src_store = open_store(source, read_only=True, zone=zone)
+    try:
+        dst_store = open_store(target, zone=zone)
+        try:
+            bar = FileBar("copying", err, show_from=1000, unit="records")
+            try:
+                result = copy_store(src_store, dst_store, progress=bar, total=total_of(src_store))
+            finally:
+                bar.close()
+        finally:
+            dst_store.close()
+    finally:
+        src_store.close()
+    if as_json:
+        _echo_json(
+            {
+                "source": shown_target(source),
+                "target": shown_target(target),
+                "copied": result.copied,
+                "already_there": result.present,
+                "patched": result.patched,
+            }
+        )
+        return
+    copied = ", ".join(f"{n:,} {kind}" for kind, n in result.copied.items() if n) or "nothing new"
+    out.print(Text(f"Copied {printable(copied)} into {printable(shown_target(target))}"))
+    there = sum(result.present.values())
+    if there:
+        out.print(Text(f"{there:,} were there already and were left as they are"))
+    patched = sum(result.patched.values())
+    if patched:
+        out.print(Text(f"{patched:,} changed since an earlier copy and were brought up to date"))

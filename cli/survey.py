@@ -63,7 +63,7 @@ def serve(
     if root_path and not root_path.startswith("/"):
         raise click.BadParameter("must start with '/', e.g. /survey", param_hint="--root-path")
     runtime = state.runtime  # type: ignore[attr-defined]
-    _ = runtime.store  # open (and if needed create) the data folder before listening
+    _ = runtime.site_store  # open (and if needed create) the store before listening
     address = f"http://{host}:{port}{root_path}/s/<token>"
     click.echo(
         f"survey page for site {printable(runtime.config.site.id)} on {printable(address)}"
@@ -87,7 +87,7 @@ def serve(
 def link(state: object, rating_id: str) -> None:
     """Print the survey URL for a recorded rating, as its QR code would carry it."""
     runtime = state.runtime  # type: ignore[attr-defined]
-    rating = runtime.store.ratings.get(rating_id)
+    rating = runtime.site_store.ratings.get(rating_id)
     if rating is None:
         raise ServiceCycleError(f"no rating {rating_id!r} in {runtime.data_dir}")
     tokens = SurveyTokens.for_data_dir(runtime.data_dir)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import unicodedata
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -28,7 +27,8 @@ from .cycle import Cycle, Moment, Stage
 from .errors import ServiceCycleError, StoreError
 from .rating import Rating, format_time, new_rating_id, parse_time, utc_now
 from .store import RatingFilter
-from .store.locks import FileLock, LockTimeout
+from .store.contract import SiteStore
+from .store.folder import site_store_of
 
 if TYPE_CHECKING:
     from .catalogue import Catalogue
@@ -49,10 +49,6 @@ MAX_COMMENT = 2000
 MAX_CONTACT = 200
 #: Flags of the kiosk rating that carry over to the derived ratings.
 _INHERITED_FLAGS = ("test",)
-#: How long a submission waits for another one of the same site to finish.
-_LOCK_WAIT = 10.0
-#: How far the kiosk's clock and the survey server's may disagree.
-_CLOCK_SKEW = timedelta(days=1)
 
 
 class AnswerError(ServiceCycleError):
@@ -154,21 +150,15 @@ def survey_moment(stage: Stage) -> Moment:
     return next((m for m in stage.moments if m.critical), stage.moments[0])
 
 
-def find_answer(store: Store, rating: Rating) -> SurveyAnswer | None:
-    """The answer to ``rating``'s survey, if any.
-
-    An answer is filed at the time it was given, which is never before the
-    rating: only the partitions since the rating's day are read.
-    """
-    table = store.table(TABLE)
-    since = format_time(rating.at - _CLOCK_SKEW)  # the survey server's clock may differ a little
-    for document in table.documents(since=since):
-        if document.get("id") == rating.id:
-            try:
-                return SurveyAnswer.from_record(document)
-            except (KeyError, TypeError, ValueError) as exc:
-                raise StoreError(f"{TABLE}: record {rating.id!r} is malformed: {exc}") from exc
-    return None
+def find_answer(store: SiteStore | Store, rating: Rating) -> SurveyAnswer | None:
+    """The answer to ``rating``'s survey, if any."""
+    record = site_store_of(store).answers.find(rating.id)
+    if record is None:
+        return None
+    try:
+        return SurveyAnswer.from_record(record)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise StoreError(f"{TABLE}: record {rating.id!r} is malformed: {exc}") from exc
 
 
 def clean_text(value: str | None, field: str, limit: int) -> str:
@@ -222,27 +212,6 @@ def check_answer(
         raise AnswerError("stages", {}, "rate at least one stage, or leave a comment")
     ordered = [(s, stage_scores[s.id]) for s in cycle.stages if s.id in stage_scores]
     return ordered, comment, contact_text or None
-
-
-@contextmanager
-def answer_lock(store: Store) -> Iterator[None]:
-    """Hold the data folder's answers lock: one check-and-insert at a time, site-wide.
-
-    A lock file of its own, not the store's write lock: the insert inside takes
-    the write lock itself, and that lock is not re-entrant. A fresh file
-    descriptor per call makes ``flock`` exclude other threads of this process too.
-    """
-    lock = FileLock(store.data_dir / "locks" / "answers.lock")
-    try:
-        with lock.hold(timeout=_LOCK_WAIT):
-            yield
-    except LockTimeout:
-        raise StoreError(
-            f"{store.data_dir}: the answers lock stayed busy for {_LOCK_WAIT:.0f} s; "
-            "nothing was stored, try again"
-        ) from None
-    finally:
-        lock.close()
 
 
 def record_answer(
@@ -304,15 +273,18 @@ def record_answer(
         contact=contact_text,
         contact_consent=bool(contact_consent and contact_text),
     )
-    store = runtime.store
-    with answer_lock(store):
-        existing = find_answer(store, rating)
-        if existing is not None:
-            raise AlreadyAnswered(existing)
-        store.table(TABLE).insert(answer.to_record())
-        # still under the lock: complete_answers() never sees an answer half recorded
+
+    def stage_ratings() -> None:
+        # inside the claim: complete_answers() never sees an answer half recorded
         for item in derived:
             _record(runtime, item)
+
+    existing = runtime.site_store.answers.claim(answer.to_record(), then=stage_ratings)
+    if existing is not None:
+        try:
+            raise AlreadyAnswered(SurveyAnswer.from_record(existing))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StoreError(f"{TABLE}: record {rating.id!r} is malformed: {exc}") from exc
     log.info(
         "survey answer for %s: %d stage(s), comment %s, contact %s",
         rating.id,
@@ -371,9 +343,9 @@ def complete_answers(runtime: Runtime, since: datetime) -> int:
     have been (same ids and times: the rules see them once). Returns how many
     were recorded. Runs under the answers lock, so it never races a submission.
     """
-    store = runtime.store
+    store = runtime.site_store
     recorded = 0
-    with answer_lock(store):
+    with store.answers.held():
         pending = [a for a in answers(store, since) if a.stages]
         if not pending:
             return 0
@@ -411,8 +383,7 @@ def complete_answers(runtime: Runtime, since: datetime) -> int:
     return recorded
 
 
-def answers(store: Store, since: datetime | None = None) -> Iterator[SurveyAnswer]:
+def answers(store: SiteStore | Store, since: datetime | None = None) -> Iterator[SurveyAnswer]:
     """Stream stored answers (given at or after ``since``), in the order they were filed."""
-    start = format_time(since) if since else None
-    for document in store.table(TABLE).documents(since=start):
-        yield SurveyAnswer.from_record(document)
+    for record in site_store_of(store).answers.records(since):
+        yield SurveyAnswer.from_record(record)

@@ -37,6 +37,7 @@ from .validation import describe, read_toml
 
 CONFIG_ENV = "SERVICECYCLE_CONFIG"
 DATA_DIR_ENV = "SERVICECYCLE_DATA_DIR"
+STORE_ENV = "SERVICECYCLE_STORE"
 
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN.pattern)]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -179,6 +180,30 @@ class RulesSettings(BaseModel):
     override: dict[str, dict[str, Any]] = {}
 
 
+class StoreSettings(BaseModel):
+    """Which store engine keeps the site's records (see docs/store.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: ``postgresql://user:password@host:port/db``; unset: the data folder (``data_dir``).
+    url: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _known_engine(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        if not value:
+            raise ValueError("empty; leave store.url out to keep ratings in the data folder")
+        if "://" not in value:
+            raise ValueError(
+                "not a store URL (write postgresql://USER:PASSWORD@HOST:PORT/DATABASE; "
+                "for a data folder set data_dir instead)"
+            )
+        return value
+
+
 class Config(BaseModel):
     """A whole site configuration file."""
 
@@ -191,6 +216,7 @@ class Config(BaseModel):
     survey: SurveySettings = SurveySettings()
     rules: RulesSettings = RulesSettings()
     notify: NotifySettings = NotifySettings()
+    store: StoreSettings = StoreSettings()
 
     _source: str = PrivateAttr("embedded defaults")
 
@@ -228,6 +254,12 @@ def load_config(path: Path | str | None = None) -> Config:
         )
     config._source = str(path)
     return config
+
+
+def resolve_store_url(config: Config, override: str | None = None) -> str | None:
+    """The store URL: explicit ``--store``, ``$SERVICECYCLE_STORE``, config; None: the folder."""
+    chosen = override or os.environ.get(STORE_ENV) or config.store.url
+    return chosen or None
 
 
 def resolve_data_dir(config: Config, override: Path | str | None = None) -> Path:

@@ -14,12 +14,13 @@ from .catalogue import Catalogue
 from .plugins import PluginHost
 from .rating import Rating
 from .store import Store
+from .store.contract import SiteStore
 
 log = logging.getLogger(__name__)
 
 
 class Recorder:
-    def __init__(self, catalogue: Catalogue, store: Store, plugins: PluginHost) -> None:
+    def __init__(self, catalogue: Catalogue, store: SiteStore | Store, plugins: PluginHost) -> None:
         self.catalogue = catalogue
         self.store = store
         self.plugins = plugins

@@ -92,7 +92,7 @@ class KioskSession:
         """
         self.open_store()
         now = utc_now()
-        self.runtime.store.table("events").insert(
+        self.runtime.site_store.events.append(
             {
                 "id": new_rating_id(now),
                 "at": format_time(now),
@@ -220,7 +220,7 @@ class KioskSession:
         start = datetime.now(zone).replace(hour=0, minute=0, second=0, microsecond=0)
         where = RatingFilter(since=start.astimezone(UTC), site=self.config.site.id)
         return moment_figures(
-            self.runtime.store.ratings.query(where),
+            self.runtime.site_store.ratings.query(where),
             self.runtime.catalogue,
             low_threshold=self.config.kiosk.low_threshold,
         )
@@ -243,9 +243,14 @@ class AlertingWorker:
         from .reports.upkeep import Upkeep
         from .rules import Alerting
 
-        self.dispatcher = Dispatcher.from_config(runtime.config, runtime.store, runtime.plugins)
+        self.dispatcher = Dispatcher.from_config(
+            runtime.config, runtime.site_store, runtime.plugins, data_dir=runtime.data_dir
+        )
         self.alerting = Alerting(runtime, dispatcher=self.dispatcher)
-        self.upkeep = Upkeep(runtime.store, runtime.config.site.zone)
+        # Summaries ahead of time are the data folder's; other engines keep rollups.
+        self.upkeep = (
+            Upkeep(runtime.store, runtime.config.site.zone) if runtime.store_url is None else None
+        )
         self.interval = interval
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -268,10 +273,12 @@ class AlertingWorker:
                     log.exception("alert evaluation failed; retrying every %.0f s", self.interval)
                 failing = str(exc) or type(exc).__name__
             try:
-                self.upkeep.step()
+                if self.upkeep is not None:
+                    self.upkeep.step()
             except Exception:  # a report can always scan what is missing: never stop alerting
                 log.exception("summarising a closed day for reports failed; retrying later")
-                self.upkeep.resting_until = self.upkeep.clock() + self.upkeep.rest_seconds
+                if self.upkeep is not None:
+                    self.upkeep.resting_until = self.upkeep.clock() + self.upkeep.rest_seconds
             self._stop.wait(self.interval)
 
     def alerts(self) -> list[Alert]:

@@ -24,6 +24,7 @@ import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -189,18 +190,25 @@ def pg_server() -> Iterator[PgServer]:
         atexit.unregister(remove_server)
 
 
-@pytest.fixture
-def pg_url(pg_server: PgServer) -> Iterator[str]:
+@contextmanager
+def fresh_database(server: PgServer) -> Iterator[str]:
     """A fresh, empty database owned by the test role: its URL (with the password)."""
     name = "t_" + secrets.token_hex(6)
-    if not pg_server.running():  # a test stopped the server and failed before restarting
-        pg_server.start()
-    with pg_server.admin() as conn:
+    if not server.running():  # a test stopped the server and failed before restarting
+        server.start()
+    with server.admin() as conn:
         conn.execute(f"CREATE DATABASE {name} OWNER {USER}")
     try:
-        yield pg_server.url(name)
+        yield server.url(name)
     finally:
-        if not pg_server.running():
-            pg_server.start()
-        with pg_server.admin() as conn:
+        if not server.running():
+            server.start()
+        with server.admin() as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def pg_url(pg_server: PgServer) -> Iterator[str]:
+    """A fresh, empty database for one test, dropped after it."""
+    with fresh_database(pg_server) as url:
+        yield url

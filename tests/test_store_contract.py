@@ -10,8 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -202,39 +201,6 @@ def test_a_cursor_round_trips():
 def test_a_limit_below_one_is_refused(site):
     with pytest.raises(StoreError, match="at least one"):
         site.changes.changes(limit=0)
-
-
-# -- tallies ---------------------------------------------------------------------------
-
-
-def test_tallies_count_local_days_as_queries_do(site):
-    zone = ZoneInfo("Europe/Istanbul")  # UTC+3: 22:30 UTC is the next local day
-    a = rating(datetime(2026, 11, 1, 9, 0, tzinfo=UTC), score=2)
-    site.ratings.add(a)
-    site.ratings.set_reasons(a, ["lost-time"])
-    site.ratings.add(rating(datetime(2026, 11, 1, 12, 0, tzinfo=UTC), score=2))
-    site.ratings.add(rating(datetime(2026, 11, 1, 22, 30, tzinfo=UTC), score=5, kiosk="k2"))
-    site.ratings.add(rating(datetime(2026, 11, 3, 9, 0, tzinfo=UTC), score=1, site="far"))
-    days = site.tallies.days(zone, date(2026, 11, 1), date(2026, 11, 3))
-    assert [(t.day, t.kiosk, t.scores, t.reasons, t.count) for t in days] == [
-        (date(2026, 11, 1), "k1", ((5, 2, 2),), (("lost-time", 1),), 2),
-        (date(2026, 11, 2), "k2", ((5, 5, 1),), (), 1),
-    ]
-    assert all(t.site == "kl" and not t.suspect for t in days)
-    assert site.tallies.days(zone, date(2026, 11, 1), date(2026, 11, 4), site="far")[0].count == 1
-    assert site.tallies.days(zone, date(2026, 11, 1), date(2026, 11, 4), kiosk="nowhere") == []
-    assert site.tallies.days(zone, date(2026, 11, 3), date(2026, 11, 1)) == []
-
-
-def test_tallies_add_up_to_the_query_count(site):
-    zone = ZoneInfo("America/New_York")
-    site.ratings.add_many(
-        rating(T0 + timedelta(hours=7 * h), score=1 + h % 5, moment=("a", "b")[h % 2])
-        for h in range(50)
-    )
-    days = site.tallies.days(zone, date(2026, 10, 1), date(2026, 12, 1))
-    assert sum(t.count for t in days) == site.ratings.count() == 50
-    assert sum(t.count for t in days if t.moment == "a") == 25
 
 
 # -- the record stores -------------------------------------------------------------------

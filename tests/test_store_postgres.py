@@ -41,15 +41,57 @@ def rating(
     )
 
 
-def recount(url: str) -> dict[tuple, int]:
-    """The tallies as a GROUP BY over the raw rows computes them."""
+KEY = "site, kiosk, cycle, moment, language, suspect, scale, score"
+#: Each rollup table, and the same rows as a GROUP BY over the raw ratings computes them.
+GRAINS = {
+    "tally_days": (f"day, {KEY}", f"(at AT TIME ZONE z)::date, {KEY}"),
+    "tally_months": (f"month, {KEY}", f"date_trunc('month', (at AT TIME ZONE z))::date, {KEY}"),
+    "tally_chain_days": (
+        "day, cycle, moment, language, suspect, scale, score",
+        "(at AT TIME ZONE z)::date, cycle, moment, language, suspect, scale, score",
+    ),
+}
+
+
+def tallies(url: str) -> dict[str, dict[tuple, int]]:
+    """Every rollup table's rows (zero counts left out)."""
     with psycopg.connect(url) as conn:
-        rows = conn.execute(
-            "SELECT date_trunc('hour', at, 'UTC'), site, kiosk, cycle, moment, scale, score,"
-            " (SELECT coalesce(array_agg(DISTINCT f ORDER BY f), '{}') FROM unnest(flags) f),"
-            " count(*) FROM ratings GROUP BY 1, 2, 3, 4, 5, 6, 7, 8"
-        ).fetchall()
-    return {(*row[:7], tuple(row[7])): row[8] for row in rows}
+        return {
+            table: {
+                tuple(row[:-1]): row[-1]
+                for row in conn.execute(f"SELECT {columns}, n FROM {table} WHERE n <> 0")
+            }
+            for table, (columns, _) in GRAINS.items()
+        }
+
+
+def recount(url: str) -> dict[str, dict[tuple, int]]:
+    """The rollups as a GROUP BY over the raw rows computes them."""
+    found = {}
+    with psycopg.connect(url) as conn:
+        for table, (_, grouped) in GRAINS.items():
+            rows = conn.execute(
+                f"SELECT {grouped}, count(*) FROM (SELECT *, 'suspect' = ANY (flags) AS suspect,"
+                " (SELECT tally_zone FROM store_settings) AS z FROM ratings) AS r"
+                f" GROUP BY {grouped}"
+            ).fetchall()
+            found[table] = {tuple(row[:-1]): row[-1] for row in rows}
+    return found
+
+
+def reason_tallies(url: str) -> dict[tuple, int]:
+    with psycopg.connect(url) as conn:
+        return dict(
+            ((kiosk, reason), n)
+            for kiosk, reason, n in conn.execute(
+                "SELECT kiosk, reason, sum(n) FROM reason_days GROUP BY 1, 2 HAVING sum(n) <> 0"
+            )
+        )
+
+
+def count(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT count(*) FROM ratings").fetchone()[0]
 
 
 @pytest.fixture
@@ -58,14 +100,18 @@ def store(pg_url: str):  # noqa: F811
         yield opened
 
 
+def url_of(store: PostgresStore) -> str:
+    return store.db.where.url
+
+
 def test_a_rating_is_stored_once_and_read_back(store: PostgresStore):
     first = rating()
-    assert store.add(first) is True
-    assert store.add(first) is False
-    assert store.add_many([first, first]) == 0
-    assert store.get(first.id) == first
-    assert store.get(new_rating_id(T0)) is None
-    assert store.count() == 1
+    assert store.ratings.add_many([first]) == 1
+    store.ratings.add(first)
+    assert store.ratings.add_many([first, first]) == 0
+    assert store.ratings.get(first.id) == first
+    assert store.ratings.get(new_rating_id(T0)) is None
+    assert store.ratings.count() == 1
 
 
 @settings(
@@ -99,61 +145,69 @@ def test_tallies_always_equal_a_recount_with_duplicates(store: PostgresStore, ba
                 new = rating(T0 + timedelta(hours=hours, minutes=again), score=score, kiosk=kiosk)
                 made.append(new)
                 ratings.append(new)
-        store.add_many(ratings)
-    tallies = store.tallies()
-    assert tallies == recount(store.where.url)
-    assert sum(tallies.values()) == store.count()
+        store.ratings.add_many(ratings)
+    kept = tallies(url_of(store))
+    assert kept == recount(url_of(store))
+    assert sum(kept["tally_days"].values()) == store.ratings.count()
 
 
 def test_ratings_are_partitioned_by_month(store: PostgresStore):
     at = [datetime(2026, 1, 31, 23, 59, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC)]
     at.append(datetime(2026, 12, 31, 23, 0, tzinfo=UTC))
-    store.add_many([rating(a) for a in at])
-    with psycopg.connect(store.where.url) as conn:
+    store.ratings.add_many([rating(a) for a in at])
+    with psycopg.connect(url_of(store)) as conn:
         placed = conn.execute(
             "SELECT tableoid::regclass::text, at FROM ratings ORDER BY at"
         ).fetchall()
     assert [name for name, _ in placed] == ["ratings_2026_01", "ratings_2026_02", "ratings_2026_12"]
 
 
-def test_reasons_patch_the_rating_and_the_feed_but_no_tally(store: PostgresStore):
+def test_reasons_patch_the_rating_the_feed_and_the_reason_tallies_only(store: PostgresStore):
     first = rating()
-    store.add(first)
-    before = store.tallies()
-    assert store.add_reasons(first.id, ["lost-time"]) is True
-    assert store.add_reasons(first.id, ["lost-time"]) is False  # unchanged: nothing written
-    assert store.get(first.id).reasons == ("lost-time",)
-    assert store.tallies() == before
-    assert [(c.kind, c.rating.reasons) for c in store.changes()] == [
-        ("added", ("lost-time",)),
-        ("reasons", ("lost-time",)),
+    store.ratings.add(first)
+    before = tallies(url_of(store))
+    store.ratings.set_reasons(first, ["lost-time"])
+    store.ratings.set_reasons(first, ["lost-time"])  # unchanged: nothing written
+    assert store.ratings.get(first.id).reasons == ("lost-time",)
+    assert tallies(url_of(store)) == before
+    assert reason_tallies(url_of(store)) == {("k1", "lost-time"): 1}
+    store.ratings.set_reasons(first, ["rude", "slow"])  # replaced: the tallies move by the change
+    assert reason_tallies(url_of(store)) == {("k1", "rude"): 1, ("k1", "slow"): 1}
+    assert [(c.kind, c.rating.reasons) for c in store.changes.changes()] == [
+        ("new", ("rude", "slow")),
+        ("amend", ("rude", "slow")),
+        ("amend", ("rude", "slow")),
     ]
     with pytest.raises(StoreError, match="no rating"):
-        store.add_reasons(new_rating_id(T0), ["rude"])
+        store.ratings.set_reasons(rating(T0 + timedelta(minutes=1)), ["rude"])
 
 
 def test_the_feed_is_ordered_and_resumable_from_any_cursor(store: PostgresStore):
     ratings = [rating(T0 + timedelta(minutes=i)) for i in range(12)]
-    store.add_many(ratings[:5])
-    store.add_reasons(ratings[0].id, ["rude"])
-    store.add_many(ratings[3:])  # overlaps: only the new ones reach the feed
-    everything = store.changes()
-    assert [c.rating.id for c in everything if c.kind == "added"] == [r.id for r in ratings]
+    feed = store.changes
+    store.ratings.add_many(ratings[:5])
+    store.ratings.set_reasons(ratings[0], ["rude"])
+    store.ratings.add_many(ratings[3:])  # overlaps: only the new ones reach the feed
+    everything = feed.changes()
+    assert [c.rating.id for c in everything if c.kind == "new"] == [r.id for r in ratings]
     assert len(everything) == 13
     for i, change in enumerate(everything):
-        assert store.changes(change.cursor) == everything[i + 1 :]
-    assert store.changes(everything[2].cursor, limit=3) == everything[3:6]
+        assert feed.changes(change.cursor) == everything[i + 1 :]
+    assert feed.changes(everything[2].cursor, limit=3) == everything[3:6]
+    assert feed.changes(feed.start(T0 + timedelta(minutes=8)))[0].rating == ratings[8]
     with pytest.raises(StoreError, match="not a cursor"):
-        store.changes("42")
+        feed.changes("42")
+    with pytest.raises(StoreError, match="at least 1"):
+        feed.changes(limit=0)
 
 
 def test_a_follower_is_woken_by_notify(store: PostgresStore, pg_url: str):  # noqa: F811
-    assert store.wait_for_changes(None, timeout=0.2) is False
-    writer = threading.Timer(0.3, lambda: store.add(rating()))
+    assert store.changes.wait(None, timeout=0.2) is False
+    writer = threading.Timer(0.3, lambda: store.ratings.add(rating()))
     writer.start()
     started = time.monotonic()
     with PostgresStore(pg_url) as follower:
-        assert follower.wait_for_changes(None, timeout=10) is True
+        assert follower.changes.wait(None, timeout=10) is True
     writer.join()
     assert time.monotonic() - started < 5
 
@@ -162,11 +216,12 @@ def test_query_streams_in_time_order_with_filters(store: PostgresStore):
     ratings = [
         rating(T0 + timedelta(hours=i), score=1 + i % 5, kiosk=f"k{i % 2}") for i in range(50)
     ]
-    store.add_many(reversed(ratings))
-    assert list(store.query()) == ratings
-    got = list(store.query(RatingFilter(kiosk="k1", since=T0 + timedelta(hours=10)), batch=3))
+    store.ratings.add_many(reversed(ratings))
+    assert list(store.ratings.query()) == ratings
+    where = RatingFilter(kiosk="k1", since=T0 + timedelta(hours=10))
+    got = list(store.ratings.query(where, batch=3))
     assert got == [r for r in ratings[10:] if r.kiosk == "k1"]
-    assert store.count(RatingFilter(include_suspect=False)) == 40
+    assert store.ratings.count(RatingFilter(include_suspect=False)) == 40
 
 
 def test_concurrent_writers_never_double_count(pg_url: str):  # noqa: F811
@@ -179,7 +234,7 @@ def test_concurrent_writers_never_double_count(pg_url: str):  # noqa: F811
         try:
             for start in range(0, 400, 25):  # every writer writes every rating, shifted
                 chunk = ratings[(start + offset) % 400 :][:25] or ratings[:25]
-                added.append(store.add_many(chunk))
+                added.append(store.ratings.add_many(chunk))
         except BaseException as exc:
             failures.append(exc)
 
@@ -190,9 +245,9 @@ def test_concurrent_writers_never_double_count(pg_url: str):  # noqa: F811
         t.join()
     assert failures == []
     assert sum(added) == 400
-    assert stores[0].tallies() == recount(pg_url)
-    assert sum(stores[0].tallies().values()) == 400
-    feed = stores[0].changes(limit=10_000)
+    assert tallies(pg_url) == recount(pg_url)
+    assert sum(tallies(pg_url)["tally_days"].values()) == 400
+    feed = stores[0].changes.changes(limit=10_000)
     assert Counter(c.rating.id for c in feed) == Counter(r.id for r in ratings)
     for s in stores:
         s.close()
@@ -265,7 +320,7 @@ def test_migration_is_idempotent_and_a_newer_schema_is_refused(pg_url: str):  # 
 
 
 def test_an_unmigrated_database_is_refused_when_migration_is_off(pg_url: str):  # noqa: F811
-    with pytest.raises(StoreError, match="run `servicecycle store migrate`"):
+    with pytest.raises(StoreError, match="run `servicecycle --store URL store migrate`"):
         PostgresStore(pg_url, migrate_schema=False)
 
 
@@ -276,12 +331,14 @@ def test_a_server_restart_loses_nothing_acknowledged(
     with PostgresStore(pg_url, retry_for=30) as store:
         before = [rating(T0 + timedelta(minutes=i)) for i in range(20)]
         for r in before:
-            store.add(r)  # each acknowledged on return
-        pg_server.restart("immediate")  # a crash, under the open connection
+            store.ratings.add(r)  # each acknowledged on return
+        pg_server.restart("immediate")  # a crash, under the open connections
         after = rating(T0 + timedelta(hours=1))
-        assert store.add(after) is True  # reconnected and written
-        assert [r.id for r in store.query()] == [r.id for r in [*before, after]]
-        assert store.tallies() == recount(pg_url)
+        assert store.ratings.add_many([after]) == 1  # reconnected and written
+        assert [r.id for r in store.ratings.query()] == [r.id for r in [*before, after]]
+        assert tallies(pg_url) == recount(pg_url)
+        store.alerts.append({"id": "a", "at": "2026-11-22T08:00:00Z", "event": "start"})
+        assert [r["id"] for r in store.alerts.records()] == ["a"]
 
 
 def test_a_server_that_stays_down_fails_the_write_clearly(
@@ -289,11 +346,11 @@ def test_a_server_that_stays_down_fails_the_write_clearly(
     pg_url: str,  # noqa: F811
 ):
     with PostgresStore(pg_url, retry_for=1) as store:
-        store.add(rating())
+        store.ratings.add(rating())
         pg_server.stop("fast")
         try:
             with pytest.raises(StoreError) as caught:
-                store.add(rating(T0 + timedelta(minutes=1)))
+                store.ratings.add(rating(T0 + timedelta(minutes=1)))
         finally:
             pg_server.start()
         text = str(caught.value)
@@ -301,5 +358,5 @@ def test_a_server_that_stays_down_fails_the_write_clearly(
         assert "repeat it" in text
         assert "\n" not in text
         assert pg_server.password not in text
-        assert store.add(rating(T0 + timedelta(minutes=2))) is True  # back on its own
-        assert store.count() == 2
+        assert store.ratings.add_many([rating(T0 + timedelta(minutes=2))]) == 1  # back on its own
+        assert store.ratings.count() == 2

@@ -33,6 +33,8 @@ from ..alert import Alert, AlertState
 from ..errors import ConfigError
 from ..plugins import PluginHost
 from ..store import Store
+from ..store.contract import SiteStore
+from ..store.folder import site_store_of
 from .config import NotifySettings, ReceiverConfig, Route
 from .delivery import DeliveryWorker, RetryPolicy
 from .grouping import Group, group_key, needs_update
@@ -71,7 +73,7 @@ class Dispatcher:
         self,
         settings: NotifySettings,
         notifier_factories: Mapping[str, NotifierFactory],
-        store: Store,
+        store: SiteStore | Store,
         site_timezone: str | tzinfo = "UTC",
         *,
         clock: Clock = utc_now,
@@ -85,16 +87,15 @@ class Dispatcher:
         self.zone = ZoneInfo(site_timezone) if isinstance(site_timezone, str) else site_timezone
         self.clock = clock
         self.receivers: dict[str, ReceiverConfig] = settings.all_receivers
-        self.notifiers = self._build(
-            notifier_factories, data_dir or store.data_dir, self.zone, source
-        )
-        # A Store of our own: its file lock then excludes the recorder's appends
-        # in this process too (flock works per open file, not per thread), and
-        # our threads take turns through one threading lock.
-        self._store = Store(store.data_dir)
+        site = site_store_of(store)
+        folder = data_dir or getattr(site, "data_dir", None)
+        if folder is None:
+            raise ValueError("a dispatcher on a store that is not a data folder needs data_dir")
+        self.notifiers = self._build(notifier_factories, Path(folder), self.zone, source)
+        # The store is shared with the recorder; our threads take turns through one lock.
         writes = threading.Lock()
-        self.journal = Journal(self._store, clock, writes)
-        self.silence_book = SilenceBook(self._store, writes)
+        self.journal = Journal(site, clock, writes)
+        self.silence_book = SilenceBook(site, writes)
         self.silence_refresh = silence_refresh
         self._lock = threading.Lock()
         self._groups: dict[GroupId, Group] = {}
@@ -131,11 +132,12 @@ class Dispatcher:
     def from_config(
         cls,
         config: Any,
-        store: Store,
+        store: SiteStore | Store,
         host: PluginHost | None = None,
         *,
         clock: Clock = utc_now,
         start: bool = True,
+        data_dir: Path | None = None,
     ) -> Dispatcher:
         """Build from a site :class:`~servicecycle.core.Config` (its ``notify`` section)."""
         settings = getattr(config, "notify", None) or NotifySettings()
@@ -146,6 +148,7 @@ class Dispatcher:
             store,
             config.site.timezone,
             clock=clock,
+            data_dir=data_dir,
             source=getattr(config, "source", "[notify]"),
             start=start,
         )
@@ -229,7 +232,6 @@ class Dispatcher:
         finished = self.flush(timeout)
         for worker in self._workers.values():
             worker.stop(0.5)
-        self._store.close()
         return finished
 
     def __enter__(self) -> Dispatcher:

@@ -22,6 +22,8 @@ from typing import Any
 
 from ..errors import StoreError
 from ..store import Store
+from ..store.contract import SiteStore
+from ..store.folder import site_store_of
 from .notification import Notification, parse_utc, utc_text
 
 log = logging.getLogger(__name__)
@@ -66,11 +68,11 @@ class Journal:
 
     def __init__(
         self,
-        store: Store,
+        store: SiteStore | Store,
         clock: Callable[[], datetime],
         write_lock: threading.Lock | None = None,
     ) -> None:
-        self.table = store.table(TABLE)
+        self.table = site_store_of(store).journal
         self.clock = clock
         self.write_lock = write_lock or threading.Lock()
 
@@ -106,7 +108,7 @@ class Journal:
             row["permanent"] = True  # refused by the receiver: not sent again as it is
         try:
             with self.write_lock:
-                self.table.insert(row)
+                self.table.append(row)
         except StoreError as exc:
             log.error(
                 "cannot record %s notification %s for %s: %s",
@@ -120,13 +122,13 @@ class Journal:
 
     def restore(self, window: timedelta) -> Restored:
         """Read the last ``window`` of rows; unreadable history is logged and skipped."""
-        since = utc_text(self.clock() - window)
+        since = self.clock() - window
         restored = Restored()
         queued: dict[str, Notification] = {}
         attempts: dict[str, int] = {}
         done: set[str] = set()
         try:
-            rows = sorted(self.table.documents(since=since), key=lambda r: r.get("at", ""))
+            rows = sorted(self.table.records(since), key=lambda r: r.get("at", ""))
         except StoreError as exc:
             log.error("cannot read the notifications table; starting without history: %s", exc)
             return restored

@@ -17,10 +17,10 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tinydb import Query
-
 from ..errors import ServiceCycleError, StoreError
 from ..store import Store
+from ..store.contract import SiteStore
+from ..store.folder import site_store_of
 from .matchers import Matcher, matches_all, parse_matchers
 from .notification import parse_utc, utc_text
 
@@ -126,8 +126,8 @@ def new_silence(
 class SilenceBook:
     """The silences of one store, cached in memory and refreshed on demand."""
 
-    def __init__(self, store: Store, write_lock: threading.Lock | None = None) -> None:
-        self.table = store.table(TABLE)
+    def __init__(self, store: SiteStore | Store, write_lock: threading.Lock | None = None) -> None:
+        self.table = site_store_of(store).silences
         self.write_lock = write_lock or threading.Lock()
         self._silences: dict[str, Silence] = {}
 
@@ -135,7 +135,7 @@ class SilenceBook:
         """Read the table again (another process may have added or expired silences)."""
         found: dict[str, Silence] = {}
         try:
-            for record in self.table:
+            for record in self.table.records():
                 try:
                     silence = Silence.from_record(record)
                 except (KeyError, TypeError, ValueError) as exc:
@@ -149,7 +149,7 @@ class SilenceBook:
 
     def add(self, silence: Silence) -> Silence:
         with self.write_lock:
-            self.table.insert(silence.record())
+            self.table.append(silence.record())
         self._silences = {**self._silences, silence.id: silence}
         return silence
 
@@ -164,7 +164,7 @@ class SilenceBook:
             return silence
         ended = replace(silence, ends_at=max(now, silence.starts_at))
         with self.write_lock:
-            self.table.update({"ends_at": utc_text(ended.ends_at)}, Query().id == silence_id)
+            self.table.patch(silence_id, {"ends_at": utc_text(ended.ends_at)})
         self._silences = {**self._silences, silence_id: ended}
         return ended
 

@@ -15,6 +15,8 @@ from datetime import UTC, date, datetime, timedelta
 from ..catalogue import Catalogue
 from ..cycle import Cycle
 from ..store import Store
+from ..store.contract import SiteStore
+from ..store.folder import site_store_of
 from ..text import pick
 from .collect import Progress, Rollups, Scope, Windows, collect
 from .figures import LOW_THRESHOLD, Figures, Tally, combine, figures
@@ -64,7 +66,7 @@ def windows_for(period: Period) -> Windows:
 
 
 def build_report(
-    store: Store,
+    store: SiteStore | Store,
     catalogue: Catalogue,
     request: ReportRequest,
     *,
@@ -74,10 +76,11 @@ def build_report(
     now: datetime | None = None,
 ) -> Report:
     """Read the store once and assemble every section of the report."""
+    site = site_store_of(store)
     period = request.period
     scope = request.scope
     rollups = collect(
-        store,
+        site.tallies,
         period.zone,
         windows_for(period),
         scope,
@@ -106,7 +109,9 @@ def build_report(
         sources=rollups.sources,
     )
     since, until = period.utc()
-    report.survey = survey_section(store, catalogue, since, until, scope, request.low_threshold)
+    report.survey = survey_section(
+        site.answers, catalogue, since, until, scope, request.low_threshold
+    )
     return report
 
 

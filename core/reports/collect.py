@@ -1,4 +1,8 @@
-"""Gather the tallies a report needs from the store, one partition summary at a time.
+"""Gather the tallies a report needs: through the store contract, and for the data folder.
+
+:func:`collect` asks the store's :class:`~..store.contract.Tallies`; what
+follows is how the data folder answers it (:func:`collect_folder`), one
+partition summary at a time.
 
 Each partition gives a :class:`~.scan.Summary` — from the summary cache when
 the file is unchanged, else by scanning it. Each of its bins (a local day, or
@@ -20,6 +24,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..store import Store
+from ..store.contract import Tallies
 from ..store.partitions import Partition, list_partitions
 from .figures import Tally
 from .parallel import scan_files
@@ -115,6 +120,20 @@ def _finish(rollups: Rollups) -> None:
 
 
 def collect(
+    tallies: Tallies,
+    zone: ZoneInfo,
+    windows: Windows,
+    scope: Scope,
+    *,
+    use_cache: bool = True,
+    progress: Progress | None = None,
+    jobs: int | None = None,
+) -> Rollups:
+    """The rollups a report needs, from whatever engine keeps the tallies."""
+    return tallies.rollup(zone, windows, scope, use_cache=use_cache, progress=progress, jobs=jobs)
+
+
+def collect_folder(
     store: Store,
     zone: ZoneInfo,
     windows: Windows,
@@ -124,7 +143,7 @@ def collect(
     progress: Progress | None = None,
     jobs: int | None = None,
 ) -> Rollups:
-    """Read every partition the windows touch and add its cells into :class:`Rollups`.
+    """The data folder's rollups: every partition the windows touch, its cells added up.
 
     ``jobs`` caps the processes that scan partitions without a summary (see
     :mod:`.parallel`); None lets it use every core when the work is large.

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from ..store import Store
+from ..store.contract import Tallies
 from .collect import Progress, read_summaries
 from .summary_cache import SummaryCache
 
@@ -27,6 +28,18 @@ class StoredValues:
 
 
 def stored_values(
+    tallies: Tallies,
+    zone: ZoneInfo,
+    *,
+    use_cache: bool = True,
+    progress: Progress | None = None,
+    jobs: int | None = None,
+) -> StoredValues:
+    """The values the stored ratings name, from whatever engine keeps the tallies."""
+    return tallies.values(zone, use_cache=use_cache, progress=progress, jobs=jobs)
+
+
+def folder_values(
     store: Store,
     zone: ZoneInfo,
     *,

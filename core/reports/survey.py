@@ -22,7 +22,8 @@ from statistics import fmean
 from typing import Any
 
 from ..catalogue import Catalogue
-from ..store import Store
+from ..rating import parse_time
+from ..store.contract import AnswerStore
 from .collect import Scope
 from .figures import Figures, Tally, figures
 
@@ -96,7 +97,7 @@ def _wanted(record: Mapping[str, Any], scope: Scope) -> bool:
 
 
 def survey_section(
-    store: Store,
+    store: AnswerStore,
     catalogue: Catalogue,
     since: str,
     until: str,
@@ -104,14 +105,11 @@ def survey_section(
     low_threshold: int,
 ) -> SurveySection | None:
     """Figures per stage from the answers given in ``[since, until)``; None without answers."""
-    folder = store.tables_dir / TABLE
-    if not folder.is_dir():
-        return None
     section = SurveySection()
     tallies: dict[tuple[str, str], Tally] = {}
     answers: dict[str, int] = {}
     comments: dict[str, int] = {}
-    for record in store.table(TABLE).documents(since, until):
+    for record in store.records(parse_time(since), parse_time(until)):
         if not _wanted(record, scope):
             continue
         cycle = catalogue.cycles.get(record.get("cycle"))  # type: ignore[arg-type]

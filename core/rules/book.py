@@ -17,6 +17,8 @@ from ..alert import Alert, AlertState
 from ..errors import ServiceCycleError
 from ..rating import format_time, new_rating_id, parse_time
 from ..store import Store
+from ..store.contract import SiteStore
+from ..store.folder import site_store_of
 
 TABLE = "alerts"
 
@@ -36,19 +38,19 @@ class RuleFault:
 
 
 class AlertBook:
-    def __init__(self, store: Store) -> None:
-        self.table = store.table(TABLE)
+    def __init__(self, store: SiteStore | Store) -> None:
+        self.table = site_store_of(store).alerts
 
     def record_start(self, problems: Iterable[tuple[str | None, str]]) -> None:
         """The rule engine starts: earlier faults are forgotten, load problems noted."""
         now = datetime.now(UTC)
-        self.table.insert({"id": new_rating_id(now), "at": format_time(now), "event": "start"})
+        self.table.append({"id": new_rating_id(now), "at": format_time(now), "event": "start"})
         for rule, message in problems:
             self.record_fault(rule, message, stage="load")
 
     def record_fault(self, rule: str | None, message: str, *, stage: str = "run") -> None:
         now = datetime.now(UTC)
-        self.table.insert(
+        self.table.append(
             {
                 "id": new_rating_id(now),
                 "at": format_time(now),
@@ -62,7 +64,7 @@ class AlertBook:
     def faults(self) -> list[RuleFault]:
         """Rules broken since the rule engine last started."""
         found: dict[tuple[str | None, str], RuleFault] = {}
-        for record in self.table:
+        for record in self.table.records():
             event = record.get("event")
             if event == "start":
                 found.clear()
@@ -77,7 +79,7 @@ class AlertBook:
         return list(found.values())
 
     def record(self, alert: Alert, previous: AlertState | None) -> None:
-        self.table.insert(
+        self.table.append(
             {
                 "id": new_rating_id(alert.since),
                 "at": format_time(alert.since),
@@ -110,7 +112,7 @@ class AlertBook:
         if not by.strip():
             raise ServiceCycleError("say who acknowledges the alert (a name or staff id)")
         now = datetime.now(UTC)
-        self.table.insert(
+        self.table.append(
             {
                 "id": new_rating_id(now),
                 "at": format_time(now),
@@ -126,7 +128,7 @@ class AlertBook:
         """Alerts whose latest transition left them pending or firing."""
         latest: dict[str, Alert] = {}
         acks: dict[str, str] = {}
-        for record in self.table:
+        for record in self.table.records():
             fingerprint = record.get("fingerprint")
             event = record.get("event")
             if event == "ack":
@@ -145,7 +147,7 @@ class AlertBook:
         ]
 
     def history(self, since: datetime | None = None) -> Iterable[dict[str, Any]]:
-        return self.table.documents(format_time(since) if since else None)
+        return self.table.records(since)
 
 
 def alert_from_record(record: dict[str, Any]) -> Alert:

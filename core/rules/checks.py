@@ -22,6 +22,7 @@ expected at given times::
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,10 +35,14 @@ from ..catalogue import Catalogue
 from ..config import SiteSettings
 from ..duration import Duration, format_duration
 from ..errors import ServiceCycleError
+from ..rating import Rating
 from ..text import shown
 from ..validation import TomlError, describe, parse_toml
 from .engine import RuleEngine
 from .loader import AnyRule, ruleset_from_files
+
+#: Carries a test's rating to the engine: what comes back is observed (see run_rule_tests).
+Feed = Callable[[Rating], Iterable[Rating]]
 
 #: A Monday morning, so opening hours and time-of-day conditions behave predictably.
 DEFAULT_START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -105,8 +110,14 @@ def run_rule_tests(
     catalogue: Catalogue,
     site_rules: list[AnyRule] | None = None,
     site: SiteSettings | None = None,
+    feed: Feed | None = None,
 ) -> list[TestResult]:
-    """Run every test of a test file; raise ServiceCycleError if the file itself is bad."""
+    """Run every test of a test file; raise ServiceCycleError if the file itself is bad.
+
+    ``feed``, when given, carries each rating to the engine: a store records it
+    and hands back what its change feed delivers (the store parity suite runs
+    every plugin's tests that way, on each engine).
+    """
     path = Path(path)
     try:
         data = parse_toml(path.read_text(encoding="utf-8"))
@@ -120,7 +131,8 @@ def run_rule_tests(
         raise ServiceCycleError(f"bad rule test file {path}:\n{lines}") from exc
     rules = _rules_for(spec, path, catalogue, site_rules)
     return [
-        _run(test, rules, catalogue, site or SiteSettings(), spec.interval) for test in spec.tests
+        _run(test, rules, catalogue, site or SiteSettings(), spec.interval, feed)
+        for test in spec.tests
     ]
 
 
@@ -144,6 +156,7 @@ def _run(
     catalogue: Catalogue,
     site: SiteSettings,
     interval: timedelta,
+    feed: Feed | None = None,
 ) -> TestResult:
     result = TestResult(test.name)
     engine = RuleEngine(rules, catalogue, site)
@@ -174,7 +187,8 @@ def _run(
                 result.failures.append(f"ratings[{index}]: {exc}")
                 return result
             advance(at)
-            engine.observe(rating)
+            for delivered in feed(rating) if feed is not None else (rating,):
+                engine.observe(delivered)
             position += 1
         advance(moment_time)
         alerts = engine.alerts()

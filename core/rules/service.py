@@ -57,7 +57,7 @@ class Alerting:
         self.ruleset = ruleset if ruleset is not None else site_ruleset(runtime)
         for problem in self.ruleset.problems:
             log.warning("rule not loaded: %s", problem)
-        self.book = AlertBook(runtime.store)
+        self.book = AlertBook(runtime.site_store)
         self.notify = notify
         config = runtime.config
         self.engine = RuleEngine(

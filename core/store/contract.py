@@ -7,11 +7,12 @@ A site store is an aggregate of small stores, one per kind of record::
 
     store.ratings    RatingStore   add, patch reasons, get by id, query a period and scope
     store.changes    ChangeFeed    every new or amended rating, resumable from a cursor
-    store.tallies    Tallies       per-day counts per site, kiosk, cycle, moment and score
+    store.tallies    Tallies       counts per day, site, kiosk, moment and score, for reports
     store.alerts     AlertStore    the alert book's transitions, acknowledgements, faults
     store.answers    AnswerStore   survey answers: one per rating, claimed atomically
     store.journal    JournalStore  notification attempts and outcomes
     store.silences   SilenceStore  silences set by staff
+    store.events     JournalStore  what kiosks did: opened, closed, a staff sign-in
 
 Guarantees every engine gives (see docs/store.md, "The store contract"):
 
@@ -27,14 +28,19 @@ Guarantees every engine gives (see docs/store.md, "The store contract"):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Any, Literal, Protocol, runtime_checkable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
 from ..rating import Rating
 from .ratings import RatingFilter
+
+if TYPE_CHECKING:  # the reports package reads through this contract; no import cycle at run time
+    from ..reports.collect import Progress, Rollups, Scope, Windows
+    from ..reports.known import StoredValues
 
 #: An opaque, printable position in a change feed: save it, hand it back later.
 Cursor = str
@@ -100,51 +106,44 @@ class ChangeFeed(Protocol):
         """
 
 
-@dataclass(frozen=True)
-class DayTally:
-    """The ratings of one local day in one cell (site, kiosk, cycle, moment, language).
-
-    ``scores`` holds (scale, score, how many) for each score given at least
-    once, ``reasons`` (reason, how many times picked): whole numbers that add
-    up exactly across days and sites, so a report over a year and a chain is
-    a sum, never a re-read of the ratings.
-    """
-
-    day: date
-    site: str
-    kiosk: str
-    cycle: str
-    moment: str
-    language: str
-    suspect: bool
-    scores: tuple[tuple[int, int, int], ...]
-    reasons: tuple[tuple[str, int], ...] = ()
-
-    @property
-    def count(self) -> int:
-        return sum(n for _, _, n in self.scores)
-
-
 @runtime_checkable
 class Tallies(Protocol):
-    """Per-day counts of the ratings, kept by the store so reports never rebuild them."""
+    """The counts reports read, kept by the store so a report never re-reads the ratings.
 
-    def days(
+    A report asks for one :class:`~..reports.collect.Rollups`: tallies (whole
+    numbers per scale and score, and per reason) added up by moment, site,
+    kiosk, language, local day and month over the report's windows. The folder
+    keeps a summary per partition and time zone (``cache/reports/``); PostgreSQL
+    keeps daily and monthly rollups updated in the same transaction as the
+    ratings. Both give exactly the figures a count of :meth:`RatingStore.query`
+    would.
+    """
+
+    def rollup(
         self,
         zone: ZoneInfo,
-        since: date,
-        until: date,
+        windows: Windows,
+        scope: Scope,
         *,
-        site: str | None = None,
-        kiosk: str | None = None,
-        cycle: str | None = None,
-        moment: str | None = None,
-    ) -> list[DayTally]:
-        """The tallies of the local days [since, until) in ``zone``, one per day and cell.
+        use_cache: bool = True,
+        progress: Progress | None = None,
+        jobs: int | None = None,
+    ) -> Rollups:
+        """The tallies of ``windows`` (local days of ``zone``) for the ratings in ``scope``.
 
-        They count exactly the ratings :meth:`RatingStore.query` would return
-        for that period (suspect presses included, marked ``suspect``).
+        ``use_cache=False`` recounts from the ratings (what a suspected stale
+        rollup is checked against); ``progress`` is called as (done, of all).
         """
+
+    def values(
+        self,
+        zone: ZoneInfo,
+        *,
+        use_cache: bool = True,
+        progress: Progress | None = None,
+        jobs: int | None = None,
+    ) -> StoredValues:
+        """Every site, kiosk, language, cycle and moment some stored rating names."""
 
 
 @runtime_checkable
@@ -154,8 +153,10 @@ class AlertStore(Protocol):
     def append(self, record: Mapping[str, Any]) -> None:
         """Add one event (a record with ``id`` and ``at``); durable when this returns."""
 
-    def records(self, since: datetime | None = None) -> Iterator[Record]:
-        """Events filed at or after ``since``, in the order they were filed."""
+    def records(
+        self, since: datetime | None = None, until: datetime | None = None
+    ) -> Iterator[Record]:
+        """Events filed in [since, until) (None: open), in the order they were filed."""
 
 
 @runtime_checkable
@@ -165,8 +166,10 @@ class JournalStore(Protocol):
     def append(self, record: Mapping[str, Any]) -> None:
         """Add one row; durable when this returns."""
 
-    def records(self, since: datetime | None = None) -> Iterator[Record]:
-        """Rows filed at or after ``since``, in the order they were filed."""
+    def records(
+        self, since: datetime | None = None, until: datetime | None = None
+    ) -> Iterator[Record]:
+        """Rows filed in [since, until) (None: open), in the order they were filed."""
 
 
 @runtime_checkable
@@ -176,8 +179,10 @@ class SilenceStore(Protocol):
     def append(self, record: Mapping[str, Any]) -> None:
         """Add one silence; durable when this returns."""
 
-    def records(self, since: datetime | None = None) -> Iterator[Record]:
-        """Silences (changes applied), in the order they were filed."""
+    def records(
+        self, since: datetime | None = None, until: datetime | None = None
+    ) -> Iterator[Record]:
+        """Silences filed in [since, until) (changes applied), in the order they were filed."""
 
     def patch(self, record_id: str, fields: Mapping[str, Any]) -> bool:
         """Change fields of the silence ``record_id``; False when there is no such silence."""
@@ -187,19 +192,31 @@ class SilenceStore(Protocol):
 class AnswerStore(Protocol):
     """Follow-up survey answers, keyed by the id of the rating they answer."""
 
-    def claim(self, record: Mapping[str, Any]) -> Record | None:
+    def claim(
+        self, record: Mapping[str, Any], then: Callable[[], None] | None = None
+    ) -> Record | None:
         """Store ``record`` as the answer to rating ``record["id"]`` unless it has one.
 
         Returns None when stored (durably), else the answer already stored,
         which is left as it was. Atomic across threads and processes: of any
-        number of concurrent claims for one rating, exactly one stores.
+        number of concurrent claims for one rating, exactly one stores. ``then``
+        runs once the answer is stored, inside :meth:`held` (the answer's own
+        follow-up writes, so a recovery never sees them half done).
+        """
+
+    def held(self) -> AbstractContextManager[None]:
+        """Exclude claims while held: what a recovery of half-done claims runs in.
+
+        An engine on which adding a rating twice is a no-op may hold nothing.
         """
 
     def find(self, rating_id: str) -> Record | None:
         """The answer to the rating ``rating_id``, or None."""
 
-    def records(self, since: datetime | None = None) -> Iterator[Record]:
-        """Answers given at or after ``since``, in the order they were filed."""
+    def records(
+        self, since: datetime | None = None, until: datetime | None = None
+    ) -> Iterator[Record]:
+        """Answers given in [since, until) (None: open), in the order they were filed."""
 
 
 @runtime_checkable
@@ -209,6 +226,10 @@ class SiteStore(Protocol):
     @property
     def engine(self) -> str:
         """The name of the engine behind it (``folder``, ``postgresql``)."""
+
+    @property
+    def schema(self) -> int:
+        """The version of the engine's own layout this store is at."""
 
     @property
     def ratings(self) -> RatingStore: ...
@@ -231,6 +252,9 @@ class SiteStore(Protocol):
     @property
     def silences(self) -> SilenceStore: ...
 
+    @property
+    def events(self) -> JournalStore: ...
+
     def close(self) -> None:
         """Release what the store holds (locks, connections); closing twice is fine."""
 
@@ -242,8 +266,11 @@ class StoreEngine(Protocol):
     #: The name it is registered (and shown) under.
     name: str
 
-    def open(self, target: str, *, read_only: bool = False) -> SiteStore:
+    def open(self, target: str, *, read_only: bool = False, zone: str = "UTC") -> SiteStore:
         """Open the store at ``target`` (a path, or a URL of this engine's scheme).
+
+        ``zone`` is the site's time zone: an engine that keeps daily rollups
+        counts a new store's local days in it (an existing store keeps its own).
 
         Raises :class:`~..errors.StoreError` with one line naming what to fix
         (a missing folder, an unreachable server), never another exception.

@@ -74,20 +74,24 @@ def engine_for(target: str | Path) -> str:
     return ALIASES.get(scheme, scheme)
 
 
-def open_store(target: str | Path, *, read_only: bool = False) -> SiteStore:
-    """Open the store ``target`` names, with the engine its scheme picks."""
+def open_store(target: str | Path, *, read_only: bool = False, zone: str = "UTC") -> SiteStore:
+    """Open the store ``target`` names, with the engine its scheme picks.
+
+    ``zone``: the site's time zone, in which an engine with daily rollups counts
+    a new store's local days.
+    """
     name = engine_for(target)
     engine = load_engine(name)
     try:
-        return engine.open(str(target), read_only=read_only)
+        return engine.open(str(target), read_only=read_only, zone=zone)
     except StoreError:
         raise
     except Exception as exc:  # an engine must say what to fix; this keeps it to one line
         raise StoreError(
-            f"store engine {name!r} cannot open {_shown(target)}: {type(exc).__name__}: {exc}"
+            f"store engine {name!r} cannot open {shown_target(target)}: {type(exc).__name__}: {exc}"
         ) from None
 
 
-def _shown(target: str | Path) -> str:
+def shown_target(target: str | Path) -> str:
     """A target fit for a message: a URL's password is never shown."""
     return re.sub(r"(://[^/:@]*:)[^/@]*@", r"\1***@", str(target))

@@ -17,27 +17,38 @@ import json
 import logging
 import os
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
-from datetime import date, datetime, timedelta
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 from zoneinfo import ZoneInfo
 
 from ..errors import RatingError, StoreError
 from ..rating import Rating, format_time, id_time
 from . import segment
-from .contract import Change, ChangeKind, Cursor, DayTally, Record
+from .contract import Change, ChangeKind, Cursor, Record, SiteStore
 from .locks import FileLock, LockTimeout
 from .ratings import RatingTable
 from .store import Store
 from .table import LogTable
 
+if TYPE_CHECKING:
+    from ..reports.collect import Progress, Rollups, Scope, Windows
+    from ..reports.known import StoredValues
+
 log = logging.getLogger(__name__)
 
 #: The tables of the contract's record stores (the names the folder has always used).
-ALERTS, ANSWERS, JOURNAL, SILENCES = "alerts", "answers", "notifications", "silences"
-#: Same lock file as ``core.answers.answer_lock``: both exclude each other.
+ALERTS, ANSWERS, JOURNAL, SILENCES, EVENTS = (
+    "alerts",
+    "answers",
+    "notifications",
+    "silences",
+    "events",
+)
+#: The lock that makes an answer's check-and-insert atomic across processes.
 ANSWERS_LOCK = "answers.lock"
 _ANSWER_LOCK_WAIT = 10.0
 #: An answer is given after its rating, but the survey server's clock may differ a little.
@@ -58,8 +69,10 @@ class FolderLog:
     def append(self, record: Mapping[str, Any]) -> None:
         self.table.insert(record)
 
-    def records(self, since: datetime | None = None) -> Iterator[Record]:
-        for document in self.table.documents(_since_text(since)):
+    def records(
+        self, since: datetime | None = None, until: datetime | None = None
+    ) -> Iterator[Record]:
+        for document in self.table.documents(_since_text(since), _since_text(until)):
             yield dict(document)
 
 
@@ -89,18 +102,28 @@ class FolderAnswers(FolderLog):
                 return dict(document)
         return None
 
-    def claim(self, record: Mapping[str, Any]) -> Record | None:
+    def claim(
+        self, record: Mapping[str, Any], then: Callable[[], None] | None = None
+    ) -> Record | None:
         rating_id = record.get("id")
         if not isinstance(rating_id, str):
             raise StoreError("answers: an answer needs the string 'id' of the rating it answers")
-        lock = FileLock(self.lock_path)  # a fresh descriptor: excludes this process's threads too
+        with self.held():
+            existing = self.find(rating_id)
+            if existing is not None:
+                return existing
+            self.table.insert(record)
+            if then is not None:
+                then()
+            return None
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """The folder's answers lock; a fresh descriptor excludes this process's threads too."""
+        lock = FileLock(self.lock_path)
         try:
             with lock.hold(timeout=_ANSWER_LOCK_WAIT):
-                existing = self.find(rating_id)
-                if existing is not None:
-                    return existing
-                self.table.insert(record)
-                return None
+                yield
         except LockTimeout:
             raise StoreError(
                 f"{self.lock_path.parent.parent}: the answers lock stayed busy for "
@@ -275,80 +298,46 @@ class FolderChangeFeed:
 
 
 class FolderTallies:
-    """Per-day tallies from the per-partition report summaries (``cache/reports/``).
+    """Tallies from the per-partition report summaries (``cache/reports/``).
 
-    The folder keeps no rollup of its own: a summary is computed when a
-    partition is first read in a time zone and reused while the file is
-    unchanged (see ``reports/summary_cache.py``), so the work left for a
+    The folder keeps no rollup in its logs: a partition's summary is computed
+    when it is first read in a time zone, kept while the file is unchanged
+    (``reports/summary_cache.py``), and made ahead of time for closed days by
+    the kiosk's idle upkeep (``reports/upkeep.py``), so the work left for a
     reader is the partitions that changed since it last looked.
     """
 
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def days(
+    def rollup(
         self,
         zone: ZoneInfo,
-        since: date,
-        until: date,
+        windows: Windows,
+        scope: Scope,
         *,
-        site: str | None = None,
-        kiosk: str | None = None,
-        cycle: str | None = None,
-        moment: str | None = None,
-    ) -> list[DayTally]:
+        use_cache: bool = True,
+        progress: Progress | None = None,
+        jobs: int | None = None,
+    ) -> Rollups:
         # Imported here: the reports package is built on the store, not the other way round.
-        from ..cycle import SCALES
-        from ..reports.collect import read_summaries
-        from ..reports.figures import Tally, slot
-        from ..reports.period import local_midnight
-        from ..reports.summary_cache import SummaryCache
+        from ..reports.collect import collect_folder
 
-        if until <= since:
-            return []
-        span = (format_time(local_midnight(since, zone)), format_time(local_midnight(until, zone)))
-        cache = SummaryCache(self.store.data_dir, zone)
-        every, summaries, _ = read_summaries(self.store, zone, span, cache=cache)
-        cache.prune({p.key for p in every})
-        first, last = since.isoformat(), until.isoformat()
-        cells: dict[tuple[Any, ...], list[Tally]] = {}
-        for summary in summaries:
-            for (index, *cell), tally in summary.cells.items():
-                day = summary.bins[index].day
-                c_cycle, c_moment, c_site, c_kiosk = cell[:4]
-                if not first <= day < last or (
-                    (site is not None and c_site != site)
-                    or (kiosk is not None and c_kiosk != kiosk)
-                    or (cycle is not None and c_cycle != cycle)
-                    or (moment is not None and c_moment != moment)
-                ):
-                    continue
-                cells.setdefault((day, *cell), []).append(tally)
-        scores = [(scale, score) for scale in SCALES for score in range(1, scale + 1)]
-        assert [slot(a, b) for a, b in scores] == list(range(len(scores)))
-        out = []
-        for (day, c_cycle, c_moment, c_site, c_kiosk, language, suspect), tallies in sorted(
-            cells.items()
-        ):
-            total = Tally.total(tallies)
-            out.append(
-                DayTally(
-                    day=date.fromisoformat(day),
-                    site=c_site,
-                    kiosk=c_kiosk,
-                    cycle=c_cycle,
-                    moment=c_moment,
-                    language=language,
-                    suspect=suspect,
-                    scores=tuple(
-                        (scale, score, n)
-                        for (scale, score), n in zip(scores, total.counts, strict=True)
-                        if n
-                    ),
-                    reasons=tuple(sorted(total.reasons.items())),
-                )
-            )
-        return out
+        return collect_folder(
+            self.store, zone, windows, scope, use_cache=use_cache, progress=progress, jobs=jobs
+        )
+
+    def values(
+        self,
+        zone: ZoneInfo,
+        *,
+        use_cache: bool = True,
+        progress: Progress | None = None,
+        jobs: int | None = None,
+    ) -> StoredValues:
+        from ..reports.known import folder_values
+
+        return folder_values(self.store, zone, use_cache=use_cache, progress=progress, jobs=jobs)
 
 
 # -- the site store ------------------------------------------------------------------
@@ -369,6 +358,7 @@ class FolderStore:
         self.answers = FolderAnswers(store)
         self.journal = FolderLog(store.table(JOURNAL))
         self.silences = FolderSilences(store.table(SILENCES))
+        self.events = FolderLog(store.table(EVENTS))
 
     @classmethod
     def open(
@@ -379,6 +369,10 @@ class FolderStore:
     @property
     def data_dir(self) -> Path:
         return self.store.data_dir
+
+    @property
+    def schema(self) -> int:
+        return int(self.store.meta["schema"])
 
     def close(self) -> None:
         self.store.close()
@@ -415,5 +409,11 @@ class FolderEngine:
 
     name = "folder"
 
-    def open(self, target: str, *, read_only: bool = False) -> FolderStore:
+    def open(self, target: str, *, read_only: bool = False, zone: str = "UTC") -> FolderStore:
+        """``zone`` is not needed: the folder counts local days when a report reads them."""
         return FolderStore.open(folder_path(target), read_only=read_only)
+
+
+def site_store_of(store: Store | SiteStore) -> SiteStore:
+    """A site store for ``store``: a data folder opened as :class:`~.store.Store` is wrapped."""
+    return FolderStore(store) if isinstance(store, Store) else store

@@ -1,16 +1,16 @@
-"""Engine 2: the rating store in PostgreSQL (in progress; not yet behind the store contract).
+"""Engine 2: the site store in PostgreSQL (see docs/store.md, "PostgreSQL").
 
-See docs/store.md, "PostgreSQL (engine 2, in progress)": the schema, what each write
-guarantees, and the throw-away server the tests run against.
+Used through the store contract only: ``open_store("postgresql://...")`` finds
+:class:`PostgresEngine` by its entry point.
 """
 
-from .ratings import Change, PostgresStore
 from .schema import SCHEMA, migrate, schema_version
+from .site import PostgresEngine, PostgresStore
 from .url import StoreURL, connect, is_postgres_url, parse_url
 
 __all__ = [
     "SCHEMA",
-    "Change",
+    "PostgresEngine",
     "PostgresStore",
     "StoreURL",
     "connect",

@@ -1,4 +1,4 @@
-"""Ratings, tallies and the change feed in PostgreSQL (engine 2; not yet behind the contract).
+"""Ratings, their tallies and the change feed in PostgreSQL (engine 2).
 
 Every write is one transaction that is safe to repeat: a rating id is stored once
 (``rating_ids`` is its global unique index; ``ON CONFLICT DO NOTHING``), tallies count
@@ -10,33 +10,24 @@ under it: a commit whose acknowledgement was lost is simply repeated as a no-op.
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, TypeVar
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 import psycopg
 
 from ...errors import StoreError
 from ...rating import Rating
+from ..contract import Change, ChangeKind, Cursor
 from ..ratings import RatingFilter
-from .schema import (
-    CHANNEL,
-    FEED_LOCK,
-    SCHEMA,
-    ensure_partitions,
-    migrate,
-    month_start,
-    partitions,
-    refuse_newer,
-    schema_version,
-)
-from .url import StoreURL, connect, parse_url, redact
-
-T = TypeVar("T")
+from .db import Database
+from .schema import CHANNEL, FEED_LOCK, ensure_partitions, month_start, partitions
+from .url import connect
 
 COLUMNS = "id, at, site, kiosk, cycle, stage, moment, score, scale, language, reasons, flags"
+
+TALLY_KEY = "cycle, moment, language, suspect, scale, score"
 
 ADD_SQL = f"""
 WITH batch AS (
@@ -53,19 +44,47 @@ WITH batch AS (
 ), stored AS (
     INSERT INTO ratings ({COLUMNS})
     SELECT {COLUMNS} FROM batch JOIN fresh USING (id)
-    RETURNING id, at, site, kiosk, cycle, moment, scale, score, flags
-), counted AS (
-    INSERT INTO tallies (hour, site, kiosk, cycle, moment, scale, score, flags, n)
-    SELECT date_trunc('hour', at, 'UTC'), site, kiosk, cycle, moment, scale, score,
-           (SELECT coalesce(array_agg(DISTINCT f ORDER BY f), '{{}}') FROM unnest(flags) f),
-           count(*)
-    FROM stored
-    GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
-    ORDER BY 2, 1, 3, 4, 5, 6, 7, 8
-    ON CONFLICT (site, hour, kiosk, cycle, moment, scale, score, flags)
-    DO UPDATE SET n = tallies.n + excluded.n
+    RETURNING id, at, site, kiosk, cycle, moment, language, scale, score, reasons,
+              'suspect' = ANY (flags) AS suspect
+), local AS (
+    SELECT s.*, (s.at AT TIME ZONE z.tally_zone)::date AS day
+    FROM stored s CROSS JOIN store_settings z
+), days AS (
+    INSERT INTO tally_days (day, site, kiosk, {TALLY_KEY}, n)
+    SELECT day, site, kiosk, {TALLY_KEY}, count(*) FROM local
+    GROUP BY site, day, kiosk, {TALLY_KEY} ORDER BY site, day, kiosk, {TALLY_KEY}
+    ON CONFLICT (site, day, kiosk, {TALLY_KEY}) DO UPDATE SET n = tally_days.n + excluded.n
+), months AS (
+    INSERT INTO tally_months (month, site, kiosk, {TALLY_KEY}, n)
+    SELECT date_trunc('month', day)::date, site, kiosk, {TALLY_KEY}, count(*) FROM local
+    GROUP BY 1, site, kiosk, {TALLY_KEY} ORDER BY 1, site, kiosk, {TALLY_KEY}
+    ON CONFLICT (month, site, kiosk, {TALLY_KEY}) DO UPDATE SET n = tally_months.n + excluded.n
+), chain AS (
+    INSERT INTO tally_chain_days (day, {TALLY_KEY}, n)
+    SELECT day, {TALLY_KEY}, count(*) FROM local
+    GROUP BY day, {TALLY_KEY} ORDER BY day, {TALLY_KEY}
+    ON CONFLICT (day, {TALLY_KEY}) DO UPDATE SET n = tally_chain_days.n + excluded.n
+), picked AS (
+    INSERT INTO reason_days (day, site, kiosk, cycle, moment, language, suspect, reason, n)
+    SELECT day, site, kiosk, cycle, moment, language, suspect, reason, count(*)
+    FROM local CROSS JOIN LATERAL unnest(reasons) AS reason
+    GROUP BY site, day, kiosk, cycle, moment, language, suspect, reason
+    ORDER BY site, day, kiosk, cycle, moment, language, suspect, reason
+    ON CONFLICT (site, day, kiosk, cycle, moment, language, suspect, reason)
+    DO UPDATE SET n = reason_days.n + excluded.n
 )
 SELECT id, at FROM stored ORDER BY at, id
+"""
+
+REASONS_SQL = """
+INSERT INTO reason_days (day, site, kiosk, cycle, moment, language, suspect, reason, n)
+SELECT (%(at)s::timestamptz AT TIME ZONE z.tally_zone)::date, %(site)s, %(kiosk)s, %(cycle)s,
+       %(moment)s, %(language)s, %(suspect)s, reason, delta
+FROM unnest(%(reasons)s::text[], %(deltas)s::bigint[]) AS d(reason, delta)
+CROSS JOIN store_settings z
+ORDER BY reason
+ON CONFLICT (site, day, kiosk, cycle, moment, language, suspect, reason)
+DO UPDATE SET n = reason_days.n + excluded.n
 """
 
 CHANGES_SQL = """
@@ -75,26 +94,14 @@ ORDER BY at, id
 RETURNING seq
 """
 
-#: Errors after which the whole transaction is simply run again (it is idempotent).
-RETRYABLE = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
-
 CURSOR_PREFIX = "pg1:"
-
-
-@dataclass(frozen=True)
-class Change:
-    """One stored change: ``kind`` is ``"added"`` or ``"reasons"``; ``rating`` as it is now."""
-
-    cursor: str
-    kind: str
-    rating: Rating
 
 
 def rating_from_row(row: tuple[Any, ...]) -> Rating:
     id_, at, site, kiosk, cycle, stage, moment, score, scale, language, reasons, flags = row
     return Rating(
         id=id_,
-        at=at,
+        at=at.astimezone(UTC),
         site=site,
         kiosk=kiosk,
         cycle=cycle,
@@ -117,91 +124,15 @@ def parse_cursor(cursor: str | None) -> int:
     return int(number)
 
 
-class PostgresStore:
-    """Ratings in one PostgreSQL database; one connection, re-opened when it breaks.
+class PostgresRatings:
+    """The contract's :class:`~..contract.RatingStore`: adding a stored id again is a no-op."""
 
-    ``retry_for``: how many seconds a write keeps trying to reconnect after losing its
-    connection (a server restart) before it raises StoreError.
-    """
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.months = db.run(partitions)
 
-    def __init__(self, url: str, *, migrate_schema: bool = True, retry_for: float = 15.0) -> None:
-        self.where: StoreURL = parse_url(url)
-        self.retry_for = retry_for
-        self.conn = connect(self.where)
-        try:
-            if migrate_schema:
-                migrate(self.conn, self.where.safe)
-            else:
-                self.check_schema(self.conn)
-            self.months = partitions(self.conn)
-            self.conn.commit()
-        except BaseException:
-            self.conn.close()
-            raise
-
-    # -- connection handling ------------------------------------------------------
-
-    def check_schema(self, conn: psycopg.Connection) -> None:
-        version = schema_version(conn)
-        refuse_newer(version, self.where.safe)
-        if version != SCHEMA:
-            raise StoreError(
-                f"the database {self.where.safe} has no servicecycle schema {SCHEMA} yet: "
-                "run `servicecycle store migrate`"
-            )
-
-    def close(self) -> None:
-        self.conn.close()
-
-    def __enter__(self) -> PostgresStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def reconnect(self, deadline: float, cause: Exception) -> None:
-        """Replace a broken connection, trying until ``deadline``; else one clear line."""
-        self.conn.close()
-        while True:
-            try:
-                self.conn = connect(self.where)
-                self.check_schema(self.conn)
-                self.conn.commit()
-                return
-            except StoreError as exc:
-                if time.monotonic() >= deadline:
-                    raise StoreError(
-                        f"lost the connection to PostgreSQL at {self.where.server} and could "
-                        f"not reconnect within {self.retry_for:g} s ({exc}); the last write may "
-                        "not be stored: repeat it (a rating added twice is stored once)"
-                    ) from None
-                time.sleep(0.2)
-
-    def run(self, work: Callable[[psycopg.Connection], T]) -> T:
-        """Run ``work`` in one transaction; on a lost connection or a deadlock, run it again."""
-        deadline = time.monotonic() + self.retry_for
-        while True:
-            try:
-                with self.conn.transaction():
-                    return work(self.conn)
-            except RETRYABLE:
-                continue
-            except psycopg.OperationalError as exc:
-                if not (self.conn.closed or self.conn.broken):
-                    raise StoreError(self.refused(exc)) from None
-                self.reconnect(deadline, exc)
-            except psycopg.Error as exc:
-                raise StoreError(self.refused(exc)) from None
-
-    def refused(self, exc: psycopg.Error) -> str:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        return f"PostgreSQL at {self.where.safe} refused a request: {redact(first, self.where)}"
-
-    # -- writing --------------------------------------------------------------------
-
-    def add(self, rating: Rating) -> bool:
-        """Store one rating; False when it was already there. Durable when it returns."""
-        return self.add_many([rating]) == 1
+    def add(self, rating: Rating) -> None:
+        self.add_many([rating])
 
     def add_many(self, ratings: Iterable[Rating]) -> int:
         """Store ratings in one transaction; returns how many were new (duplicates: no-ops).
@@ -214,52 +145,65 @@ class PostgresStore:
             return 0
         months = {month_start(r.at) for r in batch} - self.months
         if months:
-            self.run(lambda conn: ensure_partitions(conn, months))
+            self.db.run(lambda conn: ensure_partitions(conn, months))
             self.months |= months
         payload = json.dumps([r.to_record() for r in batch])
 
         def work(conn: psycopg.Connection) -> int:
+            # The feed lock first, held to commit: writers take turns, so sequence order
+            # is commit order (a resumed cursor never skips a change) and no two writers
+            # upsert the same tally rows in different orders.
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (FEED_LOCK,))
             stored = conn.execute(ADD_SQL, (payload,)).fetchall()
             if stored:
-                self.append_changes(conn, "added", stored)
+                append_changes(conn, "new", stored)
             return len(stored)
 
-        return self.run(work)
+        return self.db.run(work)
 
-    def add_reasons(self, rating_id: str, reasons: Iterable[str]) -> bool:
-        """Set the reasons a customer picked; False when they were already those.
-
-        Tallies do not count reasons, and a score never changes, so no tally moves.
-        """
+    def set_reasons(self, rating: Rating, reasons: Iterable[str]) -> None:
+        """Set the reasons a customer picked; the reason tallies move by the difference."""
         wanted = list(reasons)
+        rating_id = rating.id
 
-        def work(conn: psycopg.Connection) -> bool:
-            changed = conn.execute(
-                "UPDATE ratings SET reasons = %s"
-                " WHERE id = %s AND at = (SELECT at FROM rating_ids WHERE id = %s)"
-                " AND reasons IS DISTINCT FROM %s::text[] RETURNING id, at",
-                (wanted, rating_id, rating_id, wanted),
-            ).fetchall()
-            if not changed:
-                if conn.execute("SELECT 1 FROM rating_ids WHERE id = %s", (rating_id,)).fetchone():
-                    return False
-                raise StoreError(f"no rating {rating_id!r} in {self.where.safe}")
-            self.append_changes(conn, "reasons", changed)
-            return True
+        def work(conn: psycopg.Connection) -> None:
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (FEED_LOCK,))
+            row = conn.execute(
+                "SELECT at, site, kiosk, cycle, moment, language, 'suspect' = ANY (flags), reasons"
+                " FROM ratings WHERE id = %s AND at = (SELECT at FROM rating_ids WHERE id = %s)"
+                " FOR UPDATE",
+                (rating_id, rating_id),
+            ).fetchone()
+            if row is None:
+                raise StoreError(f"no rating {rating_id!r} in {self.db.where.safe}")
+            at, site, kiosk, cycle, moment, language, suspect, before = row
+            if list(before) == wanted:
+                return
+            conn.execute(
+                "UPDATE ratings SET reasons = %s WHERE id = %s AND at = %s",
+                (wanted, rating_id, at),
+            )
+            delta = Counter(wanted)
+            delta.subtract(Counter(before))
+            moved = sorted((r, n) for r, n in delta.items() if n)
+            if moved:
+                conn.execute(
+                    REASONS_SQL,
+                    {
+                        "at": at,
+                        "site": site,
+                        "kiosk": kiosk,
+                        "cycle": cycle,
+                        "moment": moment,
+                        "language": language,
+                        "suspect": suspect,
+                        "reasons": [r for r, _ in moved],
+                        "deltas": [n for _, n in moved],
+                    },
+                )
+            append_changes(conn, "amend", [(rating_id, at)])
 
-        return self.run(work)
-
-    def append_changes(self, conn: psycopg.Connection, kind: str, rows: list[Any]) -> None:
-        """Append to the feed under the feed lock, held to commit: sequence order is then
-        commit order, so a follower that has read up to N can never later meet a smaller
-        number committing (no change is skipped by a resumed cursor)."""
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (FEED_LOCK,))
-        ids = [row[0] for row in rows]
-        ats = [row[1] for row in rows]
-        seqs = conn.execute(CHANGES_SQL, (kind, ids, ats)).fetchall()
-        conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, str(seqs[-1][0])))
-
-    # -- reading --------------------------------------------------------------------
+        self.db.run(work)
 
     def get(self, rating_id: str) -> Rating | None:
         def work(conn: psycopg.Connection) -> Rating | None:
@@ -270,14 +214,14 @@ class PostgresStore:
             ).fetchone()
             return rating_from_row(row) if row else None
 
-        return self.run(work)
+        return self.db.run(work)
 
     def query(self, where: RatingFilter | None = None, *, batch: int = 2000) -> Iterator[Rating]:
         """Stream matching ratings in time order through a server-side cursor, on a
         connection of its own (so writes meanwhile are not part of its transaction)."""
         conditions, params = self.conditions(where or RatingFilter())
         statement = f"SELECT {COLUMNS} FROM ratings WHERE {conditions} ORDER BY at, id"
-        with connect(self.where) as conn:
+        with connect(self.db.where) as conn:
             try:
                 with conn.transaction(), conn.cursor(name="servicecycle_query") as cursor:
                     cursor.itersize = batch
@@ -285,11 +229,11 @@ class PostgresStore:
                     for row in cursor:
                         yield rating_from_row(row)
             except psycopg.Error as exc:
-                raise StoreError(self.refused(exc)) from None
+                raise StoreError(self.db.refused(exc)) from None
 
     def count(self, where: RatingFilter | None = None) -> int:
         conditions, params = self.conditions(where or RatingFilter())
-        return self.run(
+        return self.db.run(
             lambda conn: conn.execute(
                 f"SELECT count(*) FROM ratings WHERE {conditions}", params
             ).fetchone()[0]
@@ -312,14 +256,46 @@ class PostgresStore:
             parts.append("NOT ('suspect' = ANY (flags))")
         return " AND ".join(parts), params
 
-    def changes(self, after: str | None = None, limit: int = 1000) -> list[Change]:
-        """Changes after ``after`` (None: from the start), oldest first, at most ``limit``.
 
-        At-least-once: resume from the last cursor handled; a consumer is idempotent on
-        the rating id. ``rating`` is the rating as stored now (reasons included).
-        """
+def append_changes(conn: psycopg.Connection, kind: str, rows: list[Any]) -> None:
+    """Append to the feed (the caller holds the feed lock) and wake the followers."""
+    ids = [row[0] for row in rows]
+    ats = [row[1] for row in rows]
+    seqs = conn.execute(CHANGES_SQL, (kind, ids, ats)).fetchall()
+    conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, str(seqs[-1][0])))
+
+
+class PostgresChangeFeed:
+    """The contract's :class:`~..contract.ChangeFeed`: the ``changes`` table's sequence.
+
+    Cursors are ``pg1:<sequence number>``. Writers append under one advisory
+    lock held to commit, so numbers become visible in order and a resumed
+    cursor never skips one; a change is delivered again only when a consumer
+    resumes from an older cursor.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def start(self, since: datetime | None = None) -> Cursor:
+        if since is None:
+            return f"{CURSOR_PREFIX}0"
+
+        def work(conn: psycopg.Connection) -> int:
+            row = conn.execute(
+                "SELECT coalesce((SELECT min(seq) - 1 FROM changes WHERE at >= %s),"
+                " (SELECT max(seq) FROM changes), 0)",
+                (since,),
+            ).fetchone()
+            return int(row[0])
+
+        return f"{CURSOR_PREFIX}{self.db.run(work)}"
+
+    def changes(self, after: Cursor | None = None, limit: int = 1000) -> list[Change]:
+        if limit < 1:
+            raise StoreError(f"change feed: limit must be at least 1, not {limit}")
         start = parse_cursor(after)
-        rows = self.run(
+        rows = self.db.run(
             lambda conn: conn.execute(
                 "SELECT c.seq, c.kind, "
                 + ", ".join(f"r.{c.strip()}" for c in COLUMNS.split(","))
@@ -328,32 +304,17 @@ class PostgresStore:
                 (start, limit),
             ).fetchall()
         )
+        kinds: dict[str, ChangeKind] = {"new": "new", "amend": "amend"}
         return [
-            Change(f"{CURSOR_PREFIX}{row[0]}", row[1], rating_from_row(row[2:])) for row in rows
+            Change(f"{CURSOR_PREFIX}{row[0]}", kinds[row[1]], rating_from_row(row[2:]))
+            for row in rows
         ]
 
-    def wait_for_changes(self, after: str | None, timeout: float) -> bool:
+    def wait(self, after: Cursor | None, timeout: float) -> bool:
         """Block until a change after ``after`` exists (LISTEN/NOTIFY), up to ``timeout`` s."""
-        with connect(self.where, autocommit=True) as conn:
+        with connect(self.db.where, autocommit=True) as conn:
             conn.execute(f"LISTEN {CHANNEL}")
             newest = conn.execute("SELECT coalesce(max(seq), 0) FROM changes").fetchone()[0]
             if newest > parse_cursor(after):
                 return True
             return any(True for _ in conn.notifies(timeout=timeout, stop_after=1))
-
-    def tallies(
-        self, since: datetime | None = None, until: datetime | None = None
-    ) -> dict[tuple[Any, ...], int]:
-        """Counts per (UTC hour, site, kiosk, cycle, moment, scale, score, flags)."""
-        rows = self.run(
-            lambda conn: conn.execute(
-                "SELECT hour, site, kiosk, cycle, moment, scale, score, flags, n FROM tallies"
-                " WHERE (%s::timestamptz IS NULL OR hour >= %s)"
-                " AND (%s::timestamptz IS NULL OR hour < %s)",
-                (since, since, until, until),
-            ).fetchall()
-        )
-        return {(*row[:7], tuple(row[7])): int(row[8]) for row in rows}
-
-
-__all__ = ["Change", "PostgresStore"]

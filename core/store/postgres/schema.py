@@ -28,6 +28,11 @@ CHANNEL = "servicecycle_changes"
 
 STEPS: dict[int, str] = {
     1: """
+    -- What this store was set up with: the zone its daily tallies count local days in.
+    CREATE TABLE store_settings (
+        one boolean PRIMARY KEY DEFAULT true CHECK (one),
+        tally_zone text NOT NULL
+    );
     -- Every rating id once, whatever its time: the global uniqueness a partitioned
     -- table cannot give (its primary key must include the partition key), and the
     -- id -> time index that lets `get` read one partition.
@@ -50,36 +55,100 @@ STEPS: dict[int, str] = {
         flags text[] NOT NULL DEFAULT '{}',
         PRIMARY KEY (id, at)
     ) PARTITION BY RANGE (at);
+    CREATE INDEX ratings_at ON ratings (at);
     CREATE INDEX ratings_scope ON ratings (site, kiosk, moment, at);
-    -- Counts per UTC hour: any whole-hour time zone regroups them into its own local
-    -- days exactly (DST included); the store does not need to know the site's zone.
-    CREATE TABLE tallies (
-        hour timestamptz NOT NULL,
+    -- Tallies, written in the same transaction as the ratings they count, at three
+    -- grains: local day per kiosk (exact for any period of whole days), month per
+    -- kiosk (a year is 12 rows per cell), and local day for the whole chain (a
+    -- chain's daily series without reading every kiosk). Reasons per local day.
+    CREATE TABLE tally_days (
+        day date NOT NULL,
         site text NOT NULL,
         kiosk text NOT NULL,
         cycle text NOT NULL,
         moment text NOT NULL,
+        language text NOT NULL,
+        suspect boolean NOT NULL,
         scale smallint NOT NULL,
         score smallint NOT NULL,
-        flags text[] NOT NULL,
         n bigint NOT NULL,
-        PRIMARY KEY (site, hour, kiosk, cycle, moment, scale, score, flags)
+        PRIMARY KEY (site, day, kiosk, cycle, moment, language, suspect, scale, score)
     );
-    CREATE INDEX tallies_hour ON tallies (hour);
+    CREATE INDEX tally_days_day ON tally_days (day);
+    CREATE TABLE tally_months (
+        month date NOT NULL,
+        site text NOT NULL,
+        kiosk text NOT NULL,
+        cycle text NOT NULL,
+        moment text NOT NULL,
+        language text NOT NULL,
+        suspect boolean NOT NULL,
+        scale smallint NOT NULL,
+        score smallint NOT NULL,
+        n bigint NOT NULL,
+        PRIMARY KEY (month, site, kiosk, cycle, moment, language, suspect, scale, score)
+    );
+    CREATE TABLE tally_chain_days (
+        day date NOT NULL,
+        cycle text NOT NULL,
+        moment text NOT NULL,
+        language text NOT NULL,
+        suspect boolean NOT NULL,
+        scale smallint NOT NULL,
+        score smallint NOT NULL,
+        n bigint NOT NULL,
+        PRIMARY KEY (day, cycle, moment, language, suspect, scale, score)
+    );
+    CREATE TABLE reason_days (
+        day date NOT NULL,
+        site text NOT NULL,
+        kiosk text NOT NULL,
+        cycle text NOT NULL,
+        moment text NOT NULL,
+        language text NOT NULL,
+        suspect boolean NOT NULL,
+        reason text NOT NULL,
+        n bigint NOT NULL,
+        PRIMARY KEY (site, day, kiosk, cycle, moment, language, suspect, reason)
+    );
+    CREATE INDEX reason_days_day ON reason_days (day);
     CREATE TABLE changes (
         seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-        kind text NOT NULL CHECK (kind IN ('added', 'reasons')),
+        kind text NOT NULL CHECK (kind IN ('new', 'amend')),
         rating_id text NOT NULL,
         at timestamptz NOT NULL,
         stored timestamptz NOT NULL DEFAULT now()
     );
-    CREATE TABLE answers (
-        rating_id text NOT NULL UNIQUE REFERENCES rating_ids (id),
+    -- The alert book, the notification journal, silences and kiosk events: records
+    -- appended in order, each a JSON object with an id and a time.
+    CREATE TABLE records (
+        seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        kind text NOT NULL,
+        id text NOT NULL,
         at timestamptz NOT NULL,
-        record jsonb NOT NULL
+        body jsonb NOT NULL
     );
+    CREATE INDEX records_kind_at ON records (kind, at);
+    CREATE INDEX records_kind_id ON records (kind, id);
+    -- One answer per rating: the unique key is the claim.
+    CREATE TABLE answers (
+        rating_id text PRIMARY KEY,
+        seq bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
+        at timestamptz NOT NULL,
+        body jsonb NOT NULL
+    );
+    CREATE INDEX answers_at ON answers (at);
     """,
 }
+
+#: The record kinds (the folder's table names) kept in ``records``.
+RECORD_KINDS = ("alerts", "notifications", "silences", "events")
+
+
+def tally_zone(conn: psycopg.Connection) -> str:
+    """The time zone the store's daily tallies count local days in."""
+    row = conn.execute("SELECT tally_zone FROM store_settings").fetchone()
+    return str(row[0]) if row else "UTC"
 
 
 def month_start(at: datetime) -> datetime:
@@ -112,10 +181,12 @@ def refuse_newer(version: int | None, where: str) -> None:
         )
 
 
-def migrate(conn: psycopg.Connection, where: str = "") -> int:
+def migrate(conn: psycopg.Connection, where: str = "", zone: str = "UTC") -> int:
     """Create or upgrade the schema; idempotent. Returns how many steps it applied.
 
-    ``conn`` must not be inside a transaction; the work is committed here.
+    ``conn`` must not be inside a transaction; the work is committed here. ``zone``
+    is the time zone a new store's daily tallies count local days in (see
+    :func:`tally_zone`); an existing store keeps its own.
     """
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATE_LOCK,))
@@ -132,6 +203,10 @@ def migrate(conn: psycopg.Connection, where: str = "") -> int:
             conn.execute(STEPS[step])
             applied += 1
         if applied:
+            conn.execute(
+                "INSERT INTO store_settings (tally_zone) VALUES (%s) ON CONFLICT DO NOTHING",
+                (zone,),
+            )
             conn.execute(
                 "INSERT INTO servicecycle_schema (version) VALUES (%s)"
                 " ON CONFLICT (one) DO UPDATE SET version = excluded.version, migrated = now()",

@@ -102,6 +102,7 @@ def describe_connect_error(where: StoreURL, exc: psycopg.Error) -> str:
         "connection refused" in lower
         or "timeout expired" in lower
         or "could not translate host name" in lower
+        or "failed to resolve host" in lower
         or "no route to host" in lower
         or "network is unreachable" in lower
         or "no such file or directory" in lower

@@ -1,0 +1,77 @@
+"""Engine 2, PostgreSQL, as a :class:`~..contract.SiteStore` and a registered engine.
+
+Selected with ``--store postgresql://...`` or ``[store] url``; registered under the
+``servicecycle.stores`` entry-point group as ``postgresql``. Nothing outside this
+package imports its modules (an import-linter contract says so): consumers see the
+contract only.
+"""
+
+from __future__ import annotations
+
+from .db import Database
+from .ratings import PostgresChangeFeed, PostgresRatings
+from .records import PostgresAnswers, PostgresLog, PostgresSilences
+from .schema import SCHEMA
+from .tallies import PostgresTallies
+
+
+class PostgresStore:
+    """One PostgreSQL database as a site store; safe to share between threads."""
+
+    engine = "postgresql"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        read_only: bool = False,
+        migrate_schema: bool = True,
+        retry_for: float = 15.0,
+        zone: str = "UTC",
+    ) -> None:
+        self.db = Database(
+            url,
+            migrate_schema=migrate_schema,
+            read_only=read_only,
+            retry_for=retry_for,
+            zone=zone,
+        )
+        try:
+            self.ratings = PostgresRatings(self.db)
+        except BaseException:
+            self.db.close()
+            raise
+        self.changes = PostgresChangeFeed(self.db)
+        self.tallies = PostgresTallies(self.db)
+        self.alerts = PostgresLog(self.db, "alerts")
+        self.journal = PostgresLog(self.db, "notifications")
+        self.silences = PostgresSilences(self.db, "silences")
+        self.events = PostgresLog(self.db, "events")
+        self.answers = PostgresAnswers(self.db)
+
+    @property
+    def schema(self) -> int:
+        return SCHEMA
+
+    @property
+    def where(self) -> str:
+        """The store's URL as messages show it (never the password)."""
+        return self.db.where.safe
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> PostgresStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class PostgresEngine:
+    """The PostgreSQL engine, as registered under ``servicecycle.stores``."""
+
+    name = "postgresql"
+
+    def open(self, target: str, *, read_only: bool = False, zone: str = "UTC") -> PostgresStore:
+        return PostgresStore(target, read_only=read_only, zone=zone)
