@@ -22,7 +22,7 @@ import json
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 from zoneinfo import ZoneInfo
@@ -32,6 +32,7 @@ from .errors import RatingError, ServiceCycleError
 from .export import COLUMNS, FORMATS, Format
 from .rating import Rating, format_time, id_time
 from .recorder import Recorder
+from .store.ratings import RatingFilter
 from .text import shown
 
 #: Columns a line must have; the others of the export's may be left out or empty.
@@ -460,7 +461,7 @@ class _KnownIds:
             self.before_forgetting()
             self.days.popitem(last=False)
         found: dict[str, Record] = {}
-        for record in self.ratings.filed_on(day):
+        for record in self._filed_on(day):
             try:
                 found[record["id"]] = Rating.from_record(record).to_record()
             except (KeyError, TypeError, ValueError):  # a record the store reads but cannot be
@@ -469,6 +470,18 @@ class _KnownIds:
             found.update(self.accepted.get(day, {}))
         self.days[day] = found
         return found
+
+    def _filed_on(self, day: str) -> Iterator[Record]:
+        """The records filed in one UTC day: the folder's partition as it is (even a record
+        that is not a rating keeps its id), else the contract's query of that day."""
+        filed_on = getattr(self.ratings, "filed_on", None)
+        if filed_on is not None:
+            yield from filed_on(day)
+            return
+        start = datetime.fromisoformat(day).replace(tzinfo=UTC)
+        where = RatingFilter(since=start, until=start + timedelta(days=1), include_suspect=True)
+        for rating in self.ratings.query(where):
+            yield rating.to_record()
 
     def _where(self, rating: Rating) -> list[str]:
         days = [format_time(rating.at)[:10]]

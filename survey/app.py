@@ -60,7 +60,7 @@ def create_app(
     tokens, so the kiosk, this app and its restarts all agree.
     """
     tokens = SurveyTokens.for_data_dir(runtime.data_dir)
-    _ = runtime.store  # open it now: Runtime.store's lazy opening is not thread-safe
+    _ = runtime.site_store  # open it now: the lazy opening is not thread-safe
     templates = Jinja2Templates(
         env=jinja2.Environment(
             loader=jinja2.FileSystemLoader(TEMPLATES),

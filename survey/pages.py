@@ -141,7 +141,7 @@ class SurveyPages:
             survey = await run_in_threadpool(self.load, token, request, False)
         except Problem as problem:
             return self.problem(request, problem)
-        if await run_in_threadpool(find_answer, self.runtime.store, survey.rating) is None:
+        if await run_in_threadpool(find_answer, self.runtime.site_store, survey.rating) is None:
             return RedirectResponse(self.survey_path(request, token), status_code=303)
         return self.message(request, "thanks", 200, survey.languages)
 
@@ -157,7 +157,7 @@ class SurveyPages:
         except TokenError as exc:
             kind = "expired" if exc.kind == "expired" else "invalid"
             raise Problem(TOKEN_STATUS.get(exc.kind, 400), kind, browser) from None
-        rating = self.runtime.store.ratings.get(claims.rating_id)
+        rating = self.runtime.site_store.ratings.get(claims.rating_id)
         if rating is None:
             log.warning("survey link for rating %s, which is not in the store", claims.rating_id)
             raise Problem(404, "unknown", browser)
@@ -166,7 +166,7 @@ class SurveyPages:
             log.warning("survey for rating %s: cycle %r is not loaded", rating.id, rating.cycle)
             raise Problem(404, "unknown", browser)
         survey = Survey(token, rating, cycle)
-        if refuse_answered and find_answer(self.runtime.store, rating) is not None:
+        if refuse_answered and find_answer(self.runtime.site_store, rating) is not None:
             raise Problem(409, "answered", survey.languages)
         return survey
 
