@@ -71,6 +71,10 @@ class PgServer:
     port: int
     password: str = field(default_factory=lambda: secrets.token_hex(12))
     user: str = USER
+    #: fsync on (a benchmark's honest commit times); the tests run without it.
+    durable: bool = False
+    #: More ``-c name=value`` server settings (the benchmark's memory sizes).
+    settings: tuple[str, ...] = ()
 
     @property
     def data(self) -> Path:
@@ -102,11 +106,12 @@ class PgServer:
             raise RuntimeError(f"pg_ctl {' '.join(args)} failed: {done.stderr}\n{log}")
 
     def start(self) -> None:
+        safety = "" if self.durable else "-c fsync=off -c full_page_writes=off "
+        extra = "".join(f"-c {setting} " for setting in self.settings)
         options = (
             f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.socket_dir} "
-            "-c fsync=off -c full_page_writes=off -c max_connections=50 "
-            "-c shared_buffers=32MB"
-        )
+            f"{safety}-c max_connections=50 -c shared_buffers=32MB {extra}"
+        ).strip()
         self.pg_ctl("-l", str(self.root / "server.log"), "-o", options, "-w", "-t", "60", "start")
 
     def stop(self, mode: str = "fast") -> None:
@@ -121,9 +126,15 @@ class PgServer:
         return (self.data / "postmaster.pid").exists()
 
 
-def start_server(bin_dir: Path) -> PgServer:
-    root = Path(tempfile.mkdtemp(prefix="sc-pg-"))
-    server = PgServer(bin=bin_dir, root=root, port=free_port())
+def start_server(
+    bin_dir: Path,
+    *,
+    durable: bool = False,
+    settings: tuple[str, ...] = (),
+    where: str | None = None,
+) -> PgServer:
+    root = Path(tempfile.mkdtemp(prefix="sc-pg-", dir=where))
+    server = PgServer(bin=bin_dir, root=root, port=free_port(), durable=durable, settings=settings)
     server.socket_dir.mkdir()
     pwfile = root / "pwfile"
     pwfile.write_text(secrets.token_hex(16) + "\n")  # the superuser's; never used over TCP

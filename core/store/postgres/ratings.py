@@ -72,19 +72,38 @@ WITH batch AS (
     ORDER BY site, day, kiosk, cycle, moment, language, suspect, reason
     ON CONFLICT (site, day, kiosk, cycle, moment, language, suspect, reason)
     DO UPDATE SET n = reason_days.n + excluded.n
+), picked_months AS (
+    INSERT INTO reason_months (month, site, kiosk, cycle, moment, language, suspect, reason, n)
+    SELECT date_trunc('month', day)::date, site, kiosk, cycle, moment, language, suspect,
+           reason, count(*)
+    FROM local CROSS JOIN LATERAL unnest(reasons) AS reason
+    GROUP BY 1, site, kiosk, cycle, moment, language, suspect, reason
+    ORDER BY 1, site, kiosk, cycle, moment, language, suspect, reason
+    ON CONFLICT (month, site, kiosk, cycle, moment, language, suspect, reason)
+    DO UPDATE SET n = reason_months.n + excluded.n
 )
 SELECT id, at FROM stored ORDER BY at, id
 """
 
 REASONS_SQL = """
-INSERT INTO reason_days (day, site, kiosk, cycle, moment, language, suspect, reason, n)
-SELECT (%(at)s::timestamptz AT TIME ZONE z.tally_zone)::date, %(site)s, %(kiosk)s, %(cycle)s,
-       %(moment)s, %(language)s, %(suspect)s, reason, delta
-FROM unnest(%(reasons)s::text[], %(deltas)s::bigint[]) AS d(reason, delta)
-CROSS JOIN store_settings z
-ORDER BY reason
-ON CONFLICT (site, day, kiosk, cycle, moment, language, suspect, reason)
-DO UPDATE SET n = reason_days.n + excluded.n
+WITH moved AS (
+    SELECT (%(at)s::timestamptz AT TIME ZONE z.tally_zone)::date AS day, reason, delta
+    FROM unnest(%(reasons)s::text[], %(deltas)s::bigint[]) AS d(reason, delta)
+    CROSS JOIN store_settings z
+), days AS (
+    INSERT INTO reason_days (day, site, kiosk, cycle, moment, language, suspect, reason, n)
+    SELECT day, %(site)s, %(kiosk)s, %(cycle)s, %(moment)s, %(language)s, %(suspect)s,
+           reason, delta
+    FROM moved ORDER BY reason
+    ON CONFLICT (site, day, kiosk, cycle, moment, language, suspect, reason)
+    DO UPDATE SET n = reason_days.n + excluded.n
+)
+INSERT INTO reason_months (month, site, kiosk, cycle, moment, language, suspect, reason, n)
+SELECT date_trunc('month', day)::date, %(site)s, %(kiosk)s, %(cycle)s, %(moment)s,
+       %(language)s, %(suspect)s, reason, delta
+FROM moved ORDER BY reason
+ON CONFLICT (month, site, kiosk, cycle, moment, language, suspect, reason)
+DO UPDATE SET n = reason_months.n + excluded.n
 """
 
 CHANGES_SQL = """

@@ -60,7 +60,7 @@ STEPS: dict[int, str] = {
     -- Tallies, written in the same transaction as the ratings they count, at three
     -- grains: local day per kiosk (exact for any period of whole days), month per
     -- kiosk (a year is 12 rows per cell), and local day for the whole chain (a
-    -- chain's daily series without reading every kiosk). Reasons per local day.
+    -- chain's daily series without reading every kiosk). Reasons per day and month.
     CREATE TABLE tally_days (
         day date NOT NULL,
         site text NOT NULL,
@@ -112,6 +112,20 @@ STEPS: dict[int, str] = {
         PRIMARY KEY (site, day, kiosk, cycle, moment, language, suspect, reason)
     );
     CREATE INDEX reason_days_day ON reason_days (day);
+    CREATE TABLE reason_months (
+        month date NOT NULL,
+        site text NOT NULL,
+        kiosk text NOT NULL,
+        cycle text NOT NULL,
+        moment text NOT NULL,
+        language text NOT NULL,
+        suspect boolean NOT NULL,
+        reason text NOT NULL,
+        n bigint NOT NULL,
+        PRIMARY KEY (month, site, kiosk, cycle, moment, language, suspect, reason)
+    );
+    CREATE INDEX reason_months_site ON reason_months (site, month);
+    CREATE INDEX tally_months_site ON tally_months (site, month);
     CREATE TABLE changes (
         seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
         kind text NOT NULL CHECK (kind IN ('new', 'amend')),

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 #: Columns every source below exposes, in this order (``day`` is NULL for a month row).
 SOURCE = "month, day, site, kiosk, cycle, moment, language, suspect, scale, score, n"
 _KEY = "site, kiosk, cycle, moment, language, suspect, scale, score, n"
+_REASON_KEY = "site, kiosk, cycle, moment, language, suspect, reason, n"
 
 
 def _aligned(edge: str, zone: ZoneInfo) -> date | None:
@@ -46,36 +47,45 @@ def _next_month(day: date) -> date:
 
 
 class Span:
-    """Where the ratings of [since, until) are counted: rollups, or the ratings themselves."""
+    """Where the ratings of [since, until) are counted: rollups, or the ratings themselves.
 
-    def __init__(self, since: Any, until: Any, zone: str, raw: bool) -> None:
+    ``reasons``: the reasons' rollups (a row per reason picked) instead of the scores'.
+    """
+
+    def __init__(self, since: Any, until: Any, zone: str, raw: bool, reasons: bool = False) -> None:
         self.since, self.until, self.zone, self.raw = since, until, zone, raw
+        self.reasons = reasons
+        self.key = _REASON_KEY if reasons else _KEY
+        self.days_table, self.months_table = (
+            ("reason_days", "reason_months") if reasons else ("tally_days", "tally_months")
+        )
 
     def sql(self) -> tuple[str, list[Any]]:
         if self.raw:
+            picked = " CROSS JOIN LATERAL unnest(reasons) AS reason" if self.reasons else ""
+            counted = "reason" if self.reasons else "scale, score"
             return (
                 "SELECT date_trunc('month', (at AT TIME ZONE %s))::date AS month,"
                 " (at AT TIME ZONE %s)::date AS day, site, kiosk, cycle, moment, language,"
-                " 'suspect' = ANY (flags) AS suspect, scale, score, 1::bigint AS n"
-                " FROM ratings WHERE at >= %s AND at < %s",
+                f" 'suspect' = ANY (flags) AS suspect, {counted}, 1::bigint AS n"
+                f" FROM ratings{picked} WHERE at >= %s AND at < %s",
                 [self.zone, self.zone, self.since, self.until],
             )
         first, last = self.since, self.until
         whole_from = first if first.day == 1 else _next_month(first)
         whole_to = last.replace(day=1)
         if whole_from >= whole_to:
-            return self._days([(first, last)])
+            return self.days([(first, last)])
         parts, params = [], []
         parts.append(
-            f"SELECT month, NULL::date AS day, {_KEY} FROM tally_months"
+            f"SELECT month, NULL::date AS day, {self.key} FROM {self.months_table}"
             " WHERE month >= %s AND month < %s"
         )
         params += [whole_from, whole_to]
-        days, day_params = self._days([(first, whole_from), (whole_to, last)])
+        days, day_params = self.days([(first, whole_from), (whole_to, last)])
         return " UNION ALL ".join([*parts, days]), params + day_params
 
-    @staticmethod
-    def _days(ranges: list[tuple[date, date]]) -> tuple[str, list[Any]]:
+    def days(self, ranges: list[tuple[date, date]]) -> tuple[str, list[Any]]:
         conditions, params = [], []
         for a, b in ranges:
             if a < b:
@@ -83,8 +93,8 @@ class Span:
                 params += [a, b]
         where = " OR ".join(conditions) or "false"
         return (
-            f"SELECT date_trunc('month', day)::date AS month, day, {_KEY}"
-            f" FROM tally_days WHERE {where}",
+            f"SELECT date_trunc('month', day)::date AS month, day, {self.key}"
+            f" FROM {self.days_table} WHERE {where}",
             params,
         )
 
@@ -269,7 +279,7 @@ class PostgresTallies:
             )
             source_params = [since, until]
         else:
-            source, source_params = Span._days([(since, until)])
+            source, source_params = Span(since, until, zone, False).days([(since, until)])
         rows = conn.execute(
             f"SELECT day, cycle, moment, scale, score, sum(n) FROM ({source}) AS s"
             f" WHERE {filters} GROUP BY day, cycle, moment, scale, score",
@@ -288,30 +298,20 @@ class PostgresTallies:
         params: list[Any],
         rollups: Rollups,
     ) -> None:
-        if raw:
-            source = (
-                "SELECT at >= %s AS cur, site, kiosk, cycle, moment, language,"
-                " 'suspect' = ANY (flags) AS suspect, reason, 1::bigint AS n"
-                " FROM ratings CROSS JOIN LATERAL unnest(reasons) AS reason"
-                " WHERE at >= %s AND at < %s"
-            )
-        else:
-            source = (
-                "SELECT day >= %s AS cur, site, kiosk, cycle, moment, language, suspect,"
-                " reason, n FROM reason_days WHERE day >= %s AND day < %s"
-            )
-        rows = conn.execute(
-            f"SELECT cur, cycle, moment, reason, sum(n) FROM ({source}) AS s WHERE {filters}"
-            " GROUP BY cur, cycle, moment, reason",
-            [at["since"], at["previous_since"], at["until"], *params],
-        ).fetchall()
-        for current, cycle, moment, reason, n in sorted(rows):
-            if not n:
-                continue
-            table = rollups.current if current else rollups.previous
-            tally = table.get((cycle, moment))
-            if tally is not None:
-                tally.reasons[reason] = int(n)
+        for table, since, until in (
+            (rollups.current, at["since"], at["until"]),
+            (rollups.previous, at["previous_since"], at["since"]),
+        ):
+            source, source_params = Span(since, until, zone, raw, reasons=True).sql()
+            rows = conn.execute(
+                f"SELECT cycle, moment, reason, sum(n) FROM ({source}) AS s WHERE {filters}"
+                " GROUP BY cycle, moment, reason",
+                [*source_params, *params],
+            ).fetchall()
+            for cycle, moment, reason, n in sorted(rows):
+                tally = table.get((cycle, moment))
+                if n and tally is not None:
+                    tally.reasons[reason] = int(n)
 
 
 def _count(table: dict[Any, Tally], key: Any, scale: int, score: int, n: int) -> None:
