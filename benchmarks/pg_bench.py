@@ -87,35 +87,44 @@ def fields(r: Rating) -> tuple:
 # -- ingest ---------------------------------------------------------------------------
 
 
-def ingest(url: str, folder: Path, moments: list[str], singles: int) -> list[dict]:
+def timed(what: str, plan: list[tuple[int, int]], start: datetime, moments: list[str], write):
+    """Time ``write(chunk)`` for each (batch size, transactions) of ``plan``: one row each."""
     rows = []
-    start = datetime.now(UTC) - timedelta(days=1)
+    for batch, times in plan:
+        made = ratings(batch * times, start, moments)
+        start += timedelta(hours=2)
+        took = []
+        t0 = time.perf_counter()
+        for i in range(times):
+            t = time.perf_counter_ns()
+            write(made[i * batch : (i + 1) * batch])
+            took.append((time.perf_counter_ns() - t) / 1e6)
+        wall = time.perf_counter() - t0
+        rows.append(
+            {
+                "what": what,
+                "batch": batch,
+                "ratings": batch * times,
+                "per_s": batch * times / wall,
+                "p50_ms": statistics.median(took),
+                "p99_ms": pct(took, 99),
+            }
+        )
+    return rows
+
+
+def store_writer(site):
+    """One rating through ``add`` (the kiosk's path), more through ``add_many``."""
+    return lambda chunk: (
+        site.ratings.add(chunk[0]) if len(chunk) == 1 else site.ratings.add_many(chunk)
+    )
+
+
+def ingest(url: str, folder: Path, moments: list[str], singles: int) -> list[dict]:
     plan = [(1, singles), (100, 200), (1000, 40)]
+    day = datetime.now(UTC) - timedelta(days=1)
     with open_store(url, zone="UTC") as site:
-        for batch, times in plan:
-            made = ratings(batch * times, start, moments)
-            start += timedelta(hours=2)
-            took = []
-            t0 = time.perf_counter()
-            for i in range(times):
-                chunk = made[i * batch : (i + 1) * batch]
-                t = time.perf_counter_ns()
-                if batch == 1:
-                    site.ratings.add(chunk[0])
-                else:
-                    site.ratings.add_many(chunk)
-                took.append((time.perf_counter_ns() - t) / 1e6)
-            wall = time.perf_counter() - t0
-            rows.append(
-                {
-                    "what": "servicecycle PostgreSQL engine",
-                    "batch": batch,
-                    "ratings": batch * times,
-                    "per_s": batch * times / wall,
-                    "p50_ms": statistics.median(took),
-                    "p99_ms": pct(took, 99),
-                }
-            )
+        rows = timed("servicecycle PostgreSQL engine", plan, day, moments, store_writer(site))
     with psycopg.connect(url) as conn:
         conn.execute(
             "CREATE TABLE plain (id text PRIMARY KEY, at timestamptz, site text, kiosk text,"
@@ -123,57 +132,30 @@ def ingest(url: str, folder: Path, moments: list[str], singles: int) -> list[dic
             " language text, reasons text[], flags text[])"
         )
         conn.commit()
-        for batch, times in plan:
-            made = ratings(batch * times, start, moments)
-            start += timedelta(hours=2)
-            took = []
-            t0 = time.perf_counter()
-            for i in range(times):
-                chunk = made[i * batch : (i + 1) * batch]
-                t = time.perf_counter_ns()
-                with conn.cursor() as cur:
-                    cur.executemany(
-                        "INSERT INTO plain VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
-                        [(*fields(r), list(r.reasons), list(r.flags)) for r in chunk],
-                    )
-                conn.commit()
-                took.append((time.perf_counter_ns() - t) / 1e6)
-            wall = time.perf_counter() - t0
-            rows.append(
-                {
-                    "what": "reference: bare INSERT, no rollups or feed",
-                    "batch": batch,
-                    "ratings": batch * times,
-                    "per_s": batch * times / wall,
-                    "p50_ms": statistics.median(took),
-                    "p99_ms": pct(took, 99),
-                }
-            )
+
+        def bare(chunk: list[Rating]) -> None:
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO plain VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+                    [(*fields(r), list(r.reasons), list(r.flags)) for r in chunk],
+                )
+            conn.commit()
+
+        rows += timed(
+            "reference: bare INSERT, no rollups or feed",
+            plan,
+            day + timedelta(hours=8),
+            moments,
+            bare,
+        )
     with FolderStore.open(folder) as site:
-        for batch, times in plan:
-            made = ratings(batch * times, start, moments)
-            start += timedelta(hours=2)
-            took = []
-            t0 = time.perf_counter()
-            for i in range(times):
-                chunk = made[i * batch : (i + 1) * batch]
-                t = time.perf_counter_ns()
-                if batch == 1:
-                    site.ratings.add(chunk[0])
-                else:
-                    site.ratings.add_many(chunk)
-                took.append((time.perf_counter_ns() - t) / 1e6)
-            wall = time.perf_counter() - t0
-            rows.append(
-                {
-                    "what": "reference: the data folder (fsync per append)",
-                    "batch": batch,
-                    "ratings": batch * times,
-                    "per_s": batch * times / wall,
-                    "p50_ms": statistics.median(took),
-                    "p99_ms": pct(took, 99),
-                }
-            )
+        rows += timed(
+            "reference: the data folder (fsync per append)",
+            plan,
+            day + timedelta(hours=16),
+            moments,
+            store_writer(site),
+        )
     return rows
 
 
