@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import shlex
 import subprocess
 import sys
@@ -19,10 +20,15 @@ def machine_facts(folder: Path, **versions: str) -> dict[str, Any]:
     device, fs_type, mount = (fields[0], fields[1], fields[-1]) if fields else ("?", "?", "?")
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": shlex.join(sys.orig_argv),
+        "command": shlex.join(redact(arg) for arg in sys.orig_argv),
         "python": f"{platform.python_implementation()} {platform.python_version()}",
         **versions,
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
         "filesystem": f"{fs_type} ({device} mounted on {mount}) for {folder}",
     }
+
+
+def redact(arg: str) -> str:
+    """A command-line argument as results may show it: a URL's password replaced."""
+    return re.sub(r"(://[^:/@\s]+:)[^@\s]+@", r"\1***@", arg)

@@ -4,7 +4,7 @@ Starts its own throw-away PostgreSQL (the tests' fixture code, tests/pg.py) with
 ``fsync`` on, so commit times are honest, on loopback; or uses ``--url``.
 
 1. **Ingest**: ratings per second at 1, 100 and 1,000 ratings per transaction
-   through the engine (``ratings.add`` / ``add_many``: the rating, its id, four
+   through the engine (``ratings.add`` / ``add_many``: the rating, its id, five
    rollup tables and the change feed in one transaction), single-rating commit
    latency p50/p99; references in the same run: a bare ``INSERT`` of the same rows
    into a plain table (no rollups, no feed) at the same batch sizes, and the data
@@ -61,13 +61,14 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
 
 
-def ratings(n: int, start: datetime, moments: list[str]) -> list[Rating]:
+def ratings(n: int, start: datetime, moments: list[str], sites: int = SITES) -> list[Rating]:
+    """``n`` ratings a millisecond apart, dealt round the first ``sites`` sites' kiosks."""
     return [
         Rating(
             id=new_rating_id(start + timedelta(milliseconds=i)),
             at=start + timedelta(milliseconds=i),
-            site=f"s{i % SITES:03d}",
-            kiosk=f"k{i % KIOSKS}",
+            site=f"s{i % sites:03d}",
+            kiosk=f"k{i % KIOSKS if sites > 1 else 0}",
             cycle="hotel-guest",
             stage="stay",
             moment=moments[i % len(moments)],
@@ -87,11 +88,18 @@ def fields(r: Rating) -> tuple:
 # -- ingest ---------------------------------------------------------------------------
 
 
-def timed(what: str, plan: list[tuple[int, int]], start: datetime, moments: list[str], write):
+def timed(
+    what: str,
+    plan: list[tuple[int, int]],
+    start: datetime,
+    moments: list[str],
+    write,
+    sites: int = SITES,
+):
     """Time ``write(chunk)`` for each (batch size, transactions) of ``plan``: one row each."""
     rows = []
     for batch, times in plan:
-        made = ratings(batch * times, start, moments)
+        made = ratings(batch * times, start, moments, sites)
         start += timedelta(hours=2)
         took = []
         t0 = time.perf_counter()
@@ -125,9 +133,20 @@ def ingest(url: str, folder: Path, moments: list[str], singles: int) -> list[dic
     day = datetime.now(UTC) - timedelta(days=1)
     with open_store(url, zone="UTC") as site:
         rows = timed("servicecycle PostgreSQL engine", plan, day, moments, store_writer(site))
+        # What a hub receives from one kiosk: a batch of one site's kiosk, so a
+        # batch updates a few dozen rollup rows instead of one per rating.
+        rows += timed(
+            "servicecycle PostgreSQL engine, a batch from one kiosk",
+            plan[1:],
+            day + timedelta(hours=4),
+            moments,
+            store_writer(site),
+            sites=1,
+        )
     with psycopg.connect(url) as conn:
         conn.execute(
-            "CREATE TABLE plain (id text PRIMARY KEY, at timestamptz, site text, kiosk text,"
+            "DROP TABLE IF EXISTS plain;"
+            " CREATE TABLE plain (id text PRIMARY KEY, at timestamptz, site text, kiosk text,"
             " cycle text, stage text, moment text, score smallint, scale smallint,"
             " language text, reasons text[], flags text[])"
         )
@@ -315,6 +334,12 @@ def main() -> None:
             urls = [c.__enter__() for c in contexts]
         say("ingest")
         ingested = ingest(urls[0], work / "folder", moments, args.singles)
+        if urls[0] == urls[1]:  # --url: one database, so the chain starts from empty
+            with psycopg.connect(urls[0], autocommit=True) as conn:
+                conn.execute(
+                    "DROP TABLE IF EXISTS plain; TRUNCATE ratings, rating_ids, changes,"
+                    " tally_days, tally_months, tally_chain_days, reason_days, reason_months"
+                )
         chain = fill_chain(urls[1], moments, args.raw, say)
         say("timing reports")
         with open_store(urls[1], zone="UTC") as site:

@@ -326,13 +326,14 @@ def migrate(ctx: click.Context, as_json: bool) -> None:
     runtime = ctx.obj.runtime
     site = runtime.site_store  # opening a writable store migrates it (the folder or PostgreSQL)
     shown = runtime.store_url_shown
-    version, engine = site.schema, site.engine
+    version, engine, zone = site.schema, site.engine, site.tally_zone
     if as_json:
-        _echo_json({"store": shown, "engine": engine, "schema": version})
+        _echo_json({"store": shown, "engine": engine, "schema": version, "tally_zone": zone})
         return
-    out.print(
-        Text(f"{printable(shown)} ({printable(engine)}) is at schema {version:d}: up to date")
-    )
+    line = f"{printable(shown)} ({printable(engine)}) is at schema {version:d}: up to date"
+    if zone is not None:
+        line += f"; daily tallies count local days in {printable(zone)}"
+    out.print(Text(line))
 
 
 @store.command()

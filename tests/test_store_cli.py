@@ -60,9 +60,11 @@ def test_store_migrate_says_where_and_which_schema(pg_server: PgServer, pg_url):
     assert done.returncode == 0, done.stderr
     answer = json.loads(done.stdout)
     assert answer["engine"] == "postgresql" and answer["schema"] >= 1
+    assert answer["tally_zone"]  # the zone its first user's site is in
     assert pg_server.password not in done.stdout  # never the password
     again = run_cli("--store", pg_url, "store", "migrate")
     assert again.returncode == 0 and "up to date" in again.stdout
+    assert f"daily tallies count local days in {answer['tally_zone']}" in again.stdout
 
 
 def test_folder_maintenance_on_postgresql_is_refused_in_one_line(pg_url):  # noqa: F811

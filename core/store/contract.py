@@ -232,6 +232,14 @@ class SiteStore(Protocol):
         """The version of the engine's own layout this store is at."""
 
     @property
+    def tally_zone(self) -> str | None:
+        """The zone whose local days the stored daily tallies count, if they count one.
+
+        ``None`` for an engine that counts any zone's days when asked (the folder).
+        Reports in another zone are still exact, computed from the ratings.
+        """
+
+    @property
     def ratings(self) -> RatingStore: ...
 
     @property

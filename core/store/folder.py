@@ -370,6 +370,9 @@ class FolderStore:
     def data_dir(self) -> Path:
         return self.store.data_dir
 
+    #: Daily tallies are counted in whatever zone a report asks for.
+    tally_zone = None
+
     @property
     def schema(self) -> int:
         return int(self.store.meta["schema"])

@@ -32,10 +32,13 @@ TALLY_KEY = "cycle, moment, language, suspect, scale, score"
 ADD_SQL = f"""
 WITH batch AS (
     SELECT DISTINCT ON (id) *
-    FROM jsonb_to_recordset(%s::jsonb) AS r(
-        id text, at timestamptz, site text, kiosk text, cycle text, stage text,
-        moment text, score smallint, scale smallint, language text,
-        reasons text[], flags text[])
+    FROM (
+        SELECT * FROM jsonb_to_recordset(%(batch)s::jsonb) AS r(
+            id text, at timestamptz, site text, kiosk text, cycle text, stage text,
+            moment text, score smallint, scale smallint, language text,
+            reasons text[], flags text[])
+        LIMIT %(size)s  -- all of them: it tells the planner how many, which it cannot see
+    ) AS given
     ORDER BY id
 ), fresh AS (
     INSERT INTO rating_ids (id, at) SELECT id, at FROM batch ORDER BY id
@@ -47,8 +50,8 @@ WITH batch AS (
     RETURNING id, at, site, kiosk, cycle, moment, language, scale, score, reasons,
               'suspect' = ANY (flags) AS suspect
 ), local AS (
-    SELECT s.*, (s.at AT TIME ZONE z.tally_zone)::date AS day
-    FROM stored s CROSS JOIN store_settings z
+    SELECT s.*, (s.at AT TIME ZONE (SELECT tally_zone FROM store_settings))::date AS day
+    FROM stored s
 ), days AS (
     INSERT INTO tally_days (day, site, kiosk, {TALLY_KEY}, n)
     SELECT day, site, kiosk, {TALLY_KEY}, count(*) FROM local
@@ -81,8 +84,16 @@ WITH batch AS (
     ORDER BY 1, site, kiosk, cycle, moment, language, suspect, reason
     ON CONFLICT (month, site, kiosk, cycle, moment, language, suspect, reason)
     DO UPDATE SET n = reason_months.n + excluded.n
+), feed AS (
+    INSERT INTO changes (kind, rating_id, at)
+    SELECT 'new', id, at FROM stored ORDER BY at, id
+    RETURNING seq
+), newest AS (
+    SELECT count(*) AS n, max(seq) AS seq FROM feed
 )
-SELECT id, at FROM stored ORDER BY at, id
+-- Wake the followers (delivered at commit) with the newest number, if anything is new.
+SELECT n, CASE WHEN n > 0 THEN (SELECT 1 FROM pg_notify('{CHANNEL}', seq::text)) END
+FROM newest
 """
 
 REASONS_SQL = """
@@ -173,10 +184,8 @@ class PostgresRatings:
             # is commit order (a resumed cursor never skips a change) and no two writers
             # upsert the same tally rows in different orders.
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (FEED_LOCK,))
-            stored = conn.execute(ADD_SQL, (payload,)).fetchall()
-            if stored:
-                append_changes(conn, "new", stored)
-            return len(stored)
+            stored, _ = conn.execute(ADD_SQL, {"batch": payload, "size": len(batch)}).fetchone()
+            return stored
 
         return self.db.run(work)
 

@@ -54,6 +54,10 @@ class PostgresStore:
         return SCHEMA
 
     @property
+    def tally_zone(self) -> str:
+        return self.db.tally_zone
+
+    @property
     def where(self) -> str:
         """The store's URL as messages show it (never the password)."""
         return self.db.where.safe
