@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import platform
-import re
 import shlex
 import subprocess
 import sys
@@ -30,5 +29,7 @@ def machine_facts(folder: Path, **versions: str) -> dict[str, Any]:
 
 
 def redact(arg: str) -> str:
-    """A command-line argument as results may show it: a URL's password replaced."""
-    return re.sub(r"(://[^:/@\s]+:)[^@\s]+@", r"\1***@", arg)
+    """A command-line argument as results may show it: a store URL without its password."""
+    from servicecycle.core.store.postgres.url import is_postgres_url, parse_url
+
+    return parse_url(arg).safe if is_postgres_url(arg) else arg

@@ -12,7 +12,7 @@ themselves, which is also the reference the rollups are checked against
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -286,7 +286,8 @@ class PostgresTallies:
             f" WHERE {filters} GROUP BY day, cycle, moment, scale, score",
             [*source_params, *params],
         ).fetchall()
-        _count_all(rollups.daily, ((day.isoformat(), *rest) for day, *rest in rows), 2)
+        for day, cycle, moment, scale, score, n in rows:
+            _count(rollups.daily, (day.isoformat(), cycle, moment), scale, score, n)
 
     def _reasons(
         self,
@@ -315,16 +316,9 @@ class PostgresTallies:
 
 
 def _count(table: dict[Any, Tally], key: Any, scale: int, score: int, n: int) -> None:
-    _count_all(table, [(*key, scale, score, n)], len(key) - 1)
-
-
-def _count_all(table: dict[Any, Tally], rows: Iterable[tuple[Any, ...]], last: int) -> None:
-    """Add rows ``(*key, scale, score, n)`` to ``table``; ``key`` ends at index ``last``."""
     from ...reports.figures import Tally, slot
 
-    for row in rows:
-        key = row[: last + 1]
-        tally = table.get(key)
-        if tally is None:
-            tally = table[key] = Tally()
-        tally.counts[slot(int(row[-3]), int(row[-2]))] += int(row[-1])
+    tally = table.get(key)
+    if tally is None:
+        tally = table[key] = Tally()
+    tally.counts[slot(int(scale), int(score))] += int(n)
