@@ -28,6 +28,7 @@ from servicecycle.core.rules import site_ruleset
 
 from . import render
 from .config import config
+from .hub import hub, join_command, ship
 from .importing import import_command
 from .kiosk import kiosk
 from .options import SINCE, UNTIL, WHEN_HELP, blamed, cycles_option, kiosk_moment, refuse_unknown
@@ -383,6 +384,9 @@ cli.add_command(plugin)
 cli.add_command(survey)
 cli.add_command(report)
 cli.add_command(kiosk)
+cli.add_command(hub)
+cli.add_command(join_command)
+cli.add_command(ship)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -31,6 +31,7 @@ from .errors import (
     TemplateError,
 )
 from .export import FORMATS, export
+from .fleet import Hub, ShipStatus
 from .hookspecs import hookimpl
 from .metrics import MomentFigures, moment_figures
 from .pin import PinGuard, PinLocked, hash_pin
@@ -67,6 +68,7 @@ __all__ = [
     "ConfigError",
     "Cycle",
     "DeliveryError",
+    "Hub",
     "KioskSession",
     "KioskSettings",
     "Moment",
@@ -90,6 +92,7 @@ __all__ = [
     "RuleFault",
     "Runtime",
     "ServiceCycleError",
+    "ShipStatus",
     "SiteRegistry",
     "SiteSettings",
     "SiteWarning",

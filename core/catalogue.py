@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .cycle import SCALES, Cycle, Moment, Stage, load_cycle
+from .duration import format_duration
 from .errors import RatingError, ServiceCycleError
 from .plugins import PluginHost
 from .rating import FLAGS, NAME_PATTERN, Rating, new_rating_id, utc_now
@@ -114,8 +115,13 @@ class Catalogue:
         flags: Iterable[str] = (),
         at: datetime | None = None,
         id: str | None = None,
+        ahead: timedelta = MAX_AHEAD,
     ) -> Rating:
         """Validate a caller's rating against the catalogue and build it.
+
+        ``ahead`` is how far past this machine's clock ``at`` may be: a few
+        minutes for a caller on this machine, more at a hub, where a kiosk's
+        clock may be wrong and its ratings keep their own time.
 
         Raises :class:`RatingError` naming the field, the value and what is allowed.
         """
@@ -188,12 +194,12 @@ class Catalogue:
             raise RatingError("at", at, "a datetime with a time zone")
         elif at.tzinfo is None:
             raise RatingError("at", at.isoformat(), "a time with a time zone (stored as UTC)")
-        elif at > now + MAX_AHEAD:
+        elif at > now + ahead:
             raise RatingError(
                 "at",
                 at.isoformat(),
                 f"it is in the future (now is {now:%Y-%m-%d %H:%M} UTC; at most "
-                f"{MAX_AHEAD.seconds // 60} minutes ahead is taken, for clocks that differ)",
+                f"{format_duration(ahead)} ahead is taken, for clocks that differ)",
             )
         elif at < EARLIEST:
             raise RatingError("at", at.isoformat(), "ratings are from the year 2000 or later")

@@ -24,6 +24,7 @@ from pydantic import (
     StringConstraints,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from .alerting.config import NotifySettings
@@ -204,6 +205,85 @@ class StoreSettings(BaseModel):
         return value
 
 
+class FleetSite(SiteSettings):
+    """One site of a chain, as its hub knows it: ``[site]``'s fields and its own rules."""
+
+    #: Languages this site's kiosks offer; empty: each kiosk's own.
+    languages: tuple[LanguageCode, ...] = ()
+    #: Kiosk names this site may enrol; empty: any name.
+    kiosks: tuple[Name, ...] = ()
+    #: This site's changes to the rules, added to the file's own ``[rules]``.
+    rules: RulesSettings = RulesSettings()
+
+    @field_validator("kiosks")
+    @classmethod
+    def _unique_kiosks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        twice = sorted({k for k in value if value.count(k) > 1})
+        if twice:
+            raise ValueError(f"kiosk(s) listed twice: {', '.join(twice)}")
+        return value
+
+
+class Region(BaseModel):
+    """A group of sites a regional manager looks after."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Name
+    name: str | None = Field(None, min_length=1, max_length=80)
+    sites: tuple[FleetSite, ...] = Field((), min_length=1)
+
+
+class HubSettings(BaseModel):
+    """``[hub]``: where guests' phones reach the hub, and the chain's regions and sites.
+
+    With no regions written, the hub serves the file's own ``[site]`` alone
+    (region ``default``), so one hotel needs nothing more.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: The address guests' phones reach the hub at; kiosks' QR codes point here.
+    public_url: str | None = None
+    #: The chain's id, the top of the hierarchy.
+    chain: Name = "chain"
+    regions: tuple[Region, ...] = ()
+    #: Largest ingest request body, in bytes.
+    max_body: int = Field(4_000_000, ge=10_000, le=64_000_000)
+    #: Ingest requests per minute per kiosk.
+    rate_limit: int = Field(600, ge=1, le=1_000_000)
+    #: A kiosk whose clock is further off than this is flagged.
+    clock_tolerance: Duration = timedelta(minutes=2)
+    #: How long an enrolment code from `hub enroll` stays valid.
+    code_ttl: Duration = timedelta(hours=24)
+
+    @field_validator("public_url")
+    @classmethod
+    def _http(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip().rstrip("/")
+        if not value.startswith(("http://", "https://")) or value[-3:] == "://":
+            raise ValueError("the hub's public address must start with https:// (or http://)")
+        return value
+
+    @model_validator(mode="after")
+    def _each_site_once(self) -> HubSettings:
+        regions: set[str] = set()
+        seen: dict[str, str] = {}
+        for region in self.regions:
+            if region.id in regions:
+                raise ValueError(f"region {region.id!r} is described twice")
+            regions.add(region.id)
+            for site in region.sites:
+                if site.id in seen:
+                    raise ValueError(
+                        f"site {site.id!r} is in region {seen[site.id]!r} and in {region.id!r}"
+                    )
+                seen[site.id] = region.id
+        return self
+
+
 class Config(BaseModel):
     """A whole site configuration file."""
 
@@ -217,6 +297,7 @@ class Config(BaseModel):
     rules: RulesSettings = RulesSettings()
     notify: NotifySettings = NotifySettings()
     store: StoreSettings = StoreSettings()
+    hub: HubSettings = HubSettings()
 
     _source: str = PrivateAttr("embedded defaults")
 

@@ -32,6 +32,7 @@ from .errors import RatingError, ServiceCycleError
 from .export import COLUMNS, FORMATS, Format
 from .rating import Rating, format_time, id_time
 from .recorder import Recorder
+from .store.contract import RatingStore
 from .store.ratings import RatingFilter
 from .text import shown
 
@@ -136,7 +137,7 @@ def import_ratings(
             recorder.record_many(pending)
             pending.clear()
 
-    known = _KnownIds(recorder, before_forgetting=flush, remember_all=dry_run)
+    known = KnownIds(recorder.store.ratings, before_forgetting=flush, remember_all=dry_run)
 
     def refuse(error: LineError) -> None:
         result.refused += 1
@@ -434,7 +435,7 @@ def _time(value: object, zone: ZoneInfo) -> datetime | Problem:
 # -- ids already stored -----------------------------------------------------------------
 
 
-class _KnownIds:
+class KnownIds:
     """The ids stored (and imported so far) in the partitions an import touches.
 
     A rating is filed by its time, so its id can only be in that day's
@@ -446,9 +447,13 @@ class _KnownIds:
     """
 
     def __init__(
-        self, recorder: Recorder, *, before_forgetting: Callable[[], None], remember_all: bool
+        self,
+        ratings: RatingStore,
+        *,
+        before_forgetting: Callable[[], None] = lambda: None,
+        remember_all: bool = False,
     ) -> None:
-        self.ratings = recorder.store.ratings
+        self.ratings = ratings
         self.before_forgetting = before_forgetting
         self.days: OrderedDict[str, dict[str, Record]] = OrderedDict()
         self.accepted: dict[str, dict[str, Record]] | None = {} if remember_all else None

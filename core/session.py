@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Literal
 from .alert import Alert
 from .cycle import Cycle, Moment, Stage
 from .errors import ServiceCycleError
+from .fleet.membership import Membership, load_membership
+from .fleet.shipper import Shipper, ShipStatus
 from .metrics import MomentFigures, moment_figures
 from .pin import PinGuard, hash_pin
 from .rating import Rating, format_time, new_rating_id, utc_now
@@ -71,6 +73,8 @@ class KioskSession:
         self._last_tap: float | None = None
         self._tokens: SurveyTokens | None = None
         self._pin: PinGuard | None = None
+        self.membership: Membership | None = load_membership(runtime.data_dir)
+        self.shipper: Shipper | None = None
 
     @property
     def high_threshold(self) -> int:
@@ -183,7 +187,38 @@ class KioskSession:
             self._tokens = SurveyTokens.for_data_dir(self.runtime.data_dir)
         ttl = int(self.config.survey.token_ttl.total_seconds())
         token = self._tokens.issue(rating.id, ttl=ttl)
-        return survey_url(self.runtime.plugins, self.config.survey, rating, token)
+        settings = self.config.survey
+        if self.membership is not None:  # a fleet kiosk: the hub serves the survey pages
+            settings = settings.model_copy(update={"url": self.membership.survey_url})
+        return survey_url(self.runtime.plugins, settings, rating, token)
+
+    # -- the hub -------------------------------------------------------------------
+
+    def start_shipping(self, interval: float = 1.0) -> Shipper | None:
+        """Ship this kiosk's ratings to its hub in a background thread (None: no hub)."""
+        if self.membership is None or self.shipper is not None:
+            return self.shipper
+        from importlib.metadata import version
+
+        shipper = Shipper(
+            self.runtime.site_store.changes,
+            self.runtime.data_dir,
+            about=lambda: {"cycle": self.cycle.id, "moment": self.moment.id},
+            interval=interval,
+            version=version("servicecycle"),
+        )
+        shipper.start()
+        self.shipper = shipper
+        return shipper
+
+    def hub_status(self) -> ShipStatus | None:
+        """How shipping goes (connected, since when offline, how many wait); None: no hub."""
+        return self.shipper.status if self.shipper is not None else None
+
+    def stop_shipping(self) -> None:
+        if self.shipper is not None:
+            self.shipper.stop()
+            self.shipper = None
 
     # -- the staff's path ----------------------------------------------------------
 
@@ -243,8 +278,14 @@ class AlertingWorker:
         from .reports.upkeep import Upkeep
         from .rules import Alerting
 
-        self.dispatcher = Dispatcher.from_config(
-            runtime.config, runtime.site_store, runtime.plugins, data_dir=runtime.data_dir
+        # A kiosk in a fleet leaves notifying to its hub, which does it once for all kiosks.
+        self.in_fleet = load_membership(runtime.data_dir) is not None
+        self.dispatcher = (
+            None
+            if self.in_fleet
+            else Dispatcher.from_config(
+                runtime.config, runtime.site_store, runtime.plugins, data_dir=runtime.data_dir
+            )
         )
         self.alerting = Alerting(runtime, dispatcher=self.dispatcher)
         # Summaries ahead of time are the data folder's; other engines keep rollups.

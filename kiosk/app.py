@@ -198,6 +198,7 @@ class KioskApp(App[None], inherit_bindings=False):
             return
         self.store_opened = True
         await self._start_alerting()
+        await self._start_shipping()
         # Everything built so far lives as long as the kiosk: take it out of the
         # collector's view, so full collections stay short (see reset()).
         gc.freeze()
@@ -225,7 +226,19 @@ class KioskApp(App[None], inherit_bindings=False):
         self.alerting = worker
         log.info("alert evaluation started")
 
+    async def _start_shipping(self) -> None:
+        """A fleet kiosk ships its ratings to the hub in a thread of core's: taps never wait."""
+        if self.session.membership is None or self.session.shipper is not None:
+            return
+        try:
+            await self.store.run(self.session.start_shipping)
+        except Exception:
+            log.exception("shipping to the hub could not start; ratings stay in the data folder")
+            return
+        log.info("shipping to the hub %s", self.session.membership.hub)
+
     def on_unmount(self) -> None:
+        self.session.stop_shipping()
         if self._handle_sigterm:
             asyncio.get_running_loop().remove_signal_handler(signal.SIGTERM)
         if self.alerting is not None:

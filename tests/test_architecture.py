@@ -33,6 +33,7 @@ def test_core_knows_nothing_of_kiosk_cli_survey_or_plugins():
         "servicecycle.cli",
         "servicecycle.plugins",
         "servicecycle.survey",
+        "servicecycle.hub",
         "servicecycle.testing",
         "textual",
         "starlette",
@@ -63,7 +64,19 @@ def test_kiosk_and_survey_talk_to_the_public_core_only(folder):
     assert bad == []
 
 
-@pytest.mark.parametrize("folder", ["core", "plugins", "kiosk", "survey"])
+def test_the_hub_talks_to_the_public_core_and_serves_the_survey_pages():
+    """The hub's front-end decides nothing: it calls what core exports (and mounts the survey app)."""
+    bad = [
+        (f, m)
+        for f, m in imports_of("hub")
+        if m.startswith("servicecycle")
+        and m != "servicecycle.core"
+        and not m.startswith("servicecycle.survey")
+    ]
+    assert bad == []
+
+
+@pytest.mark.parametrize("folder", ["core", "plugins", "kiosk", "survey", "hub"])
 def test_no_relative_imports_escape_their_folder(folder):
     for path in (ROOT / folder).rglob("*.py"):
         depth = len(path.relative_to(ROOT / folder).parts) - 1

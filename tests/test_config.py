@@ -75,7 +75,7 @@ def test_file_overrides_and_relative_data_dir(tmp_path):
         ('[survey]\nurl = "http://x/s/"\n', "must contain {token}"),
         (
             'colour = "blue"\n',
-            "colour: unknown key; allowed keys: data_dir, kiosk, notify, rules, site, store, survey",
+            "colour: unknown key; allowed keys: data_dir, hub, kiosk, notify, rules, site, store, survey",
         ),
         ("[site\n", "malformed TOML"),
         ("site = 3\n", "site = 3"),

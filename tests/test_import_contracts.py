@@ -49,6 +49,7 @@ def test_every_import_contract_is_kept():
         "postgres-engine-private",
         "rules-fed-by-the-change-feed",
         "folder-engine-private",
+        "hub-below-cli",
     }
     output = lint_imports(ROOT, ROOT / "pyproject.toml")
     assert output.startswith("exit 0"), output
@@ -71,6 +72,7 @@ PLANTED = {
     "survey/__init__.py": "import servicecycle.kiosk\n",  # front-ends-apart
     "plugins/__init__.py": "import servicecycle.testing\n",  # front-ends-below-cli
     "testing/__init__.py": "",
+    "hub/__init__.py": "import servicecycle.plugins\n",  # hub-below-cli
     "deploy/__init__.py": "",
     "core/store/locks.py": "",
     "core/store/maintenance.py": "",
@@ -104,6 +106,7 @@ def test_a_planted_violation_of_each_contract_is_caught(tmp_path):
         "servicecycle.kiosk -> servicecycle.core.rating",
         "servicecycle.survey -> servicecycle.kiosk",
         "servicecycle.plugins -> servicecycle.testing",
+        "servicecycle.hub -> servicecycle.plugins",
         "servicecycle.core.rules.follow -> servicecycle.core.store.segment",
     ):
         assert planted in output, output
@@ -115,7 +118,7 @@ def test_the_architecture_tests_and_the_contracts_agree(contract):
     found = {c["id"]: c for c in config()["contracts"]}[contract]
     if contract == "core-is-independent":
         assert set(found["forbidden_modules"]) == {
-            *(f"servicecycle.{n}" for n in ("kiosk", "cli", "plugins", "survey", "testing")),
+            *(f"servicecycle.{n}" for n in ("kiosk", "cli", "plugins", "survey", "hub", "testing")),
             *("textual", "starlette", "uvicorn", "jinja2"),
         }
     else:

@@ -38,33 +38,50 @@ class RuleFault:
 
 
 class AlertBook:
-    def __init__(self, store: SiteStore | Store) -> None:
+    def __init__(self, store: SiteStore | Store, site: str | None = None) -> None:
+        """``site``: one site's book in a store many sites share (a hub's); None: all."""
         self.table = site_store_of(store).alerts
+        self.site = site
+
+    def _records(self) -> Iterable[dict[str, Any]]:
+        records = self.table.records()
+        if self.site is None:
+            return records
+        return (r for r in records if r.get("site", self.site) == self.site)
+
+    def _stamp(self, record: dict[str, Any]) -> dict[str, Any]:
+        if self.site is not None:
+            record["site"] = self.site
+        return record
 
     def record_start(self, problems: Iterable[tuple[str | None, str]]) -> None:
         """The rule engine starts: earlier faults are forgotten, load problems noted."""
         now = datetime.now(UTC)
-        self.table.append({"id": new_rating_id(now), "at": format_time(now), "event": "start"})
+        self.table.append(
+            self._stamp({"id": new_rating_id(now), "at": format_time(now), "event": "start"})
+        )
         for rule, message in problems:
             self.record_fault(rule, message, stage="load")
 
     def record_fault(self, rule: str | None, message: str, *, stage: str = "run") -> None:
         now = datetime.now(UTC)
         self.table.append(
-            {
-                "id": new_rating_id(now),
-                "at": format_time(now),
-                "event": "fault",
-                "rule": rule,
-                "message": message,
-                "stage": stage,
-            }
+            self._stamp(
+                {
+                    "id": new_rating_id(now),
+                    "at": format_time(now),
+                    "event": "fault",
+                    "rule": rule,
+                    "message": message,
+                    "stage": stage,
+                }
+            )
         )
 
     def faults(self) -> list[RuleFault]:
         """Rules broken since the rule engine last started."""
         found: dict[tuple[str | None, str], RuleFault] = {}
-        for record in self.table.records():
+        for record in self._records():
             event = record.get("event")
             if event == "start":
                 found.clear()
@@ -80,22 +97,24 @@ class AlertBook:
 
     def record(self, alert: Alert, previous: AlertState | None) -> None:
         self.table.append(
-            {
-                "id": new_rating_id(alert.since),
-                "at": format_time(alert.since),
-                "event": "state",
-                "fingerprint": alert.fingerprint,
-                "rule": alert.rule,
-                "key": [list(pair) for pair in alert.key],
-                "state": str(alert.state),
-                "previous": str(previous) if previous else None,
-                "severity": alert.severity,
-                "summary": alert.summary,
-                "response": alert.response,
-                "labels": alert.labels,
-                "values": alert.values,
-                "active_since": format_time(alert.active_since or alert.since),
-            }
+            self._stamp(
+                {
+                    "id": new_rating_id(alert.since),
+                    "at": format_time(alert.since),
+                    "event": "state",
+                    "fingerprint": alert.fingerprint,
+                    "rule": alert.rule,
+                    "key": [list(pair) for pair in alert.key],
+                    "state": str(alert.state),
+                    "previous": str(previous) if previous else None,
+                    "severity": alert.severity,
+                    "summary": alert.summary,
+                    "response": alert.response,
+                    "labels": alert.labels,
+                    "values": alert.values,
+                    "active_since": format_time(alert.active_since or alert.since),
+                }
+            )
         )
 
     def acknowledge(self, fingerprint: str, by: str, note: str = "") -> Alert:
@@ -113,14 +132,16 @@ class AlertBook:
             raise ServiceCycleError("say who acknowledges the alert (a name or staff id)")
         now = datetime.now(UTC)
         self.table.append(
-            {
-                "id": new_rating_id(now),
-                "at": format_time(now),
-                "event": "ack",
-                "fingerprint": fingerprint,
-                "by": by.strip(),
-                "note": note,
-            }
+            self._stamp(
+                {
+                    "id": new_rating_id(now),
+                    "at": format_time(now),
+                    "event": "ack",
+                    "fingerprint": fingerprint,
+                    "by": by.strip(),
+                    "note": note,
+                }
+            )
         )
         return _with(alert, acknowledged_by=by.strip())
 
@@ -128,7 +149,7 @@ class AlertBook:
         """Alerts whose latest transition left them pending or firing."""
         latest: dict[str, Alert] = {}
         acks: dict[str, str] = {}
-        for record in self.table.records():
+        for record in self._records():
             fingerprint = record.get("fingerprint")
             event = record.get("event")
             if event == "ack":

@@ -355,10 +355,12 @@ def write_synced(fd: int, data: bytes) -> None:
         os.close(fd)
 
 
-def write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes, mode: int = 0o640) -> None:
     """Write a whole file so that it is either the old one or the new one, never half."""
     tmp = path.with_name(f".{path.name}.tmp")
-    write_synced(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640), data)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    os.fchmod(fd, mode)  # a temporary file a crash left behind keeps its own mode
+    write_synced(fd, data)
     os.replace(tmp, path)
     fsync_dir(path.parent)
 

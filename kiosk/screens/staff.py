@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime
 
 from textual import events, on, work
 from textual.app import ComposeResult
@@ -90,6 +91,10 @@ class StaffScreen(KioskScreen):
         "staff.ack_name",
         "staff.warn_survey_url",
         "staff.warn_receivers",
+        "staff.hub_starting",
+        "staff.hub_connected",
+        "staff.hub_offline",
+        "staff.hub_refused",
     )
 
     def __init__(self) -> None:
@@ -112,6 +117,8 @@ class StaffScreen(KioskScreen):
             yield Button(plain(texts["staff.exit"]), id="exit", variant="error")
         if self.session.default_pin_in_use:
             yield Static(plain(texts["staff.demo_pin"]), id="demo-pin")
+        if self.session.membership is not None:
+            yield Static(plain(self._hub_text()), id="hub-status")
         if self.kiosk.site_warnings:
             with Vertical(id="site-warnings"):
                 for warning in self.kiosk.site_warnings:
@@ -137,6 +144,28 @@ class StaffScreen(KioskScreen):
         table.add_column(plain_cell(self.texts["staff.col_reasons"]), key="col_reasons")
         self.load_today()
         self.load_alerts()
+        if self.session.membership is not None:
+            self.set_interval(2.0, self._show_hub)
+
+    # -- the hub -------------------------------------------------------------------
+
+    def _hub_text(self) -> str:
+        status = self.session.hub_status()
+        if status is None or status.connected is None:
+            return self.texts.fill("staff.hub_starting", waiting=status.waiting if status else 0)
+        if status.refused:
+            return self.texts.fill("staff.hub_refused", waiting=status.waiting)
+        if status.connected:
+            return self.texts.fill(
+                "staff.hub_connected", waiting=status.waiting, set_aside=status.set_aside
+            )
+        since = datetime.fromtimestamp(status.offline_since or 0).astimezone(
+            self.session.config.site.zone
+        )
+        return self.texts.fill("staff.hub_offline", since=f"{since:%H:%M}", waiting=status.waiting)
+
+    def _show_hub(self) -> None:
+        self.query_one("#hub-status", Static).update(plain(self._hub_text()))
 
     def _warning_text(self, warning: SiteWarning) -> str:
         key = WARNING_TEXTS.get(warning.key)

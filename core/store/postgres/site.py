@@ -8,6 +8,8 @@ contract only.
 
 from __future__ import annotations
 
+import os
+
 from .db import Database
 from .ratings import PostgresChangeFeed, PostgresRatings
 from .records import PostgresAnswers, PostgresLog, PostgresSilences
@@ -78,4 +80,20 @@ class PostgresEngine:
     name = "postgresql"
 
     def open(self, target: str, *, read_only: bool = False, zone: str = "UTC") -> PostgresStore:
-        return PostgresStore(target, read_only=read_only, zone=zone)
+        return PostgresStore(target, read_only=read_only, zone=zone, retry_for=retry_window())
+
+
+#: Seconds a write waits for a restarting server before it fails (default 15).
+RETRY_ENV = "SERVICECYCLE_STORE_RETRY"
+
+
+def retry_window() -> float:
+    """How long writes ride out a server restart: ``$SERVICECYCLE_STORE_RETRY`` or 15 s.
+
+    A hub sets it short, so a kiosk hears 503 and backs off instead of waiting
+    on a held request; a CLI import keeps the long default.
+    """
+    try:
+        return min(3600.0, max(0.5, float(os.environ.get(RETRY_ENV, "15"))))
+    except ValueError:
+        return 15.0
