@@ -40,7 +40,7 @@ from servicecycle.core.reports.model import CycleReport, MomentLine, Report, Sli
 from servicecycle.core.reports.trend import Comparison, Delta
 
 from . import render
-from .options import SINCE, UNTIL, WHEN_HELP, cycles_option, refuse_unknown
+from .options import SINCE, UNTIL, WHEN_HELP, cycles_option, refuse, refuse_unknown
 from .output import write_output
 from .progress import FileBar
 from .render import Column, fitted_table, flow
@@ -462,6 +462,7 @@ def _write(output: Path | None, write: Callable[[TextIO], object]) -> None:
 )
 @click.option("--cycle", help="Only this cycle (or every cycle of this industry).")
 @click.option("--site", help="Only ratings of this site.")
+@click.option("--region", help="Only ratings of this region's sites (a hub's [[hub.regions]]).")
 @click.option("--kiosk", help="Only ratings of this kiosk.")
 @click.option("--lang", help="Only ratings given in this customer language (e.g. tr).")
 @click.option("--include-suspect", is_flag=True, help="Count presses flagged suspect too.")
@@ -491,6 +492,7 @@ def report(
     until: datetime | None,
     cycle: str | None,
     site: str | None,
+    region: str | None,
     kiosk: str | None,
     lang: str | None,
     include_suspect: bool,
@@ -506,6 +508,25 @@ def report(
     """
     runtime = ctx.obj.runtime
     settings = runtime.config.site
+    sites = None
+    site_id, site_name = settings.id, settings.name
+    if region is not None:
+        from servicecycle.core.fleet import Chain
+
+        chain = Chain(runtime.config)
+        if region not in chain.regions:
+            refuse("--region", region, "names no region", "regions", sorted(chain.regions))
+        sites = frozenset(chain.regions[region])
+        named = next((r.name for r in runtime.config.hub.regions if r.id == region), None)
+        site_id, site_name = region, named or region
+    elif runtime.config.hub.regions:  # a hub's file: the chain, or one of its sites
+        from servicecycle.core.fleet import Chain
+
+        known = Chain(runtime.config).sites
+        if site is None:
+            site_id = site_name = runtime.config.hub.chain
+        elif site in known:
+            site_id, site_name = site, known[site].name or site
     cycles = frozenset(c.id for c in cycles_option(runtime, cycle)) if cycle else None
     try:
         period = period_from(since, until, settings.zone)
@@ -519,6 +540,7 @@ def report(
             kiosk=kiosk,
             language=lang,
             include_suspect=include_suspect,
+            sites=sites,
         ),
         low_threshold=runtime.config.kiosk.low_threshold,
         every=every,
@@ -530,8 +552,8 @@ def report(
             runtime.site_store,
             runtime.catalogue,
             request,
-            site_id=settings.id,
-            site_name=settings.name,
+            site_id=site_id,
+            site_name=site_name,
             progress=bar,
         )
     if not result.unknown and not any(c.figures.count for c in result.cycles):

@@ -35,7 +35,7 @@ from servicecycle.core.rules import (
 from servicecycle.core.rules.checks import run_rule_tests
 from servicecycle.core.rules.loader import ruleset_from_files
 
-from .options import SINCE, UNTIL, WHEN_HELP
+from .options import SINCE, UNTIL, WHEN_HELP, refuse
 from .render import Column, console, fitted_table, site_time
 
 out = console(soft_wrap=True)
@@ -383,12 +383,33 @@ def alerts(ctx: click.Context) -> None:
 
 
 @alerts.command(name="list")
+@click.option("--site", "sites", multiple=True, help="Only this site's alerts (repeatable).")
+@click.option("--region", "regions", multiple=True, help="Only this region's sites (a hub's).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
-def list_alerts(state: object, as_json: bool = False) -> None:
-    """Alerts pending or firing now, with their response path."""
+def list_alerts(
+    state: object, sites: tuple[str, ...] = (), regions: tuple[str, ...] = (), as_json: bool = False
+) -> None:
+    """Alerts pending or firing now, with their response path (all sites unless told)."""
+    from servicecycle.core.fleet import Chain
+
     book = AlertBook(state.runtime.site_store)  # type: ignore[attr-defined]
     current = book.current()
+    if sites or regions:
+        chain = Chain(state.runtime.config)  # type: ignore[attr-defined]
+
+        def site_of(alert: Alert) -> str | None:
+            return dict(alert.key).get("site", alert.labels.get("site"))
+
+        known = set(chain.sites) | {s for a in current if (s := site_of(a))}
+        for site in sites:
+            if site not in known:
+                refuse("--site", site, "names no site", "sites", sorted(known))
+        for region in regions:
+            if region not in chain.regions:
+                refuse("--region", region, "names no region", "regions", sorted(chain.regions))
+        chosen = set(sites) | {s for r in regions for s in chain.regions[r]}
+        current = [a for a in current if site_of(a) in chosen]
     faults = book.faults()
     if as_json:
         for fault in faults:  # on stderr, so the output stays one JSON list
@@ -450,11 +471,23 @@ def run(state: object, interval: float, once: bool, as_json: bool) -> None:
     """
     if as_json and not once:
         raise click.UsageError("--json needs --once: the list is printed when the evaluation ends")
+    from servicecycle.core.fleet import load_membership
+
     runtime = state.runtime  # type: ignore[attr-defined]
     zone = runtime.config.site.zone
-    dispatcher = Dispatcher.from_config(
-        runtime.config, runtime.site_store, runtime.plugins, data_dir=runtime.data_dir
+    member = load_membership(runtime.data_dir)
+    dispatcher = (
+        None
+        if member is not None
+        else Dispatcher.from_config(
+            runtime.config, runtime.site_store, runtime.plugins, data_dir=runtime.data_dir
+        )
     )
+    if member is not None:
+        err.print(
+            f"this data folder ships to the hub {printable(member.hub)}, which notifies: "
+            "evaluating the rules without notifications"
+        )
     alerting = Alerting(runtime, dispatcher=dispatcher)
     _print_problems(alerting.ruleset)
     err.print(
@@ -477,7 +510,8 @@ def run(state: object, interval: float, once: bool, as_json: bool) -> None:
                     f"{printable(alert.summary)}"
                 )
             if once:
-                dispatcher.flush(timeout=30)
+                if dispatcher is not None:
+                    dispatcher.flush(timeout=30)
                 if as_json:
                     _echo_json(
                         [

@@ -208,6 +208,8 @@ class StoreSettings(BaseModel):
 class FleetSite(SiteSettings):
     """One site of a chain, as its hub knows it: ``[site]``'s fields and its own rules."""
 
+    #: Shown in reports; default: the site's id.
+    name: str | None = Field(None, min_length=1, max_length=80)  # type: ignore[assignment]
     #: Languages this site's kiosks offer; empty: each kiosk's own.
     languages: tuple[LanguageCode, ...] = ()
     #: Kiosk names this site may enrol; empty: any name.
@@ -333,8 +335,23 @@ def load_config(path: Path | str | None = None) -> Config:
         config = config.model_copy(
             update={"rules": config.rules.model_copy(update={"files": files})}
         )
+    if any(site.rules.files for region in config.hub.regions for site in region.sites):
+        config = config.model_copy(update={"hub": _hub_files_from(config.hub, path.parent)})
     config._source = str(path)
     return config
+
+
+def _hub_files_from(hub: HubSettings, folder: Path) -> HubSettings:
+    """The hub's sites with their rule files taken from the config file's folder."""
+
+    def site(s: FleetSite) -> FleetSite:
+        files = tuple((folder / f).resolve() for f in s.rules.files)
+        return s.model_copy(update={"rules": s.rules.model_copy(update={"files": files})})
+
+    regions = tuple(
+        r.model_copy(update={"sites": tuple(site(s) for s in r.sites)}) for r in hub.regions
+    )
+    return hub.model_copy(update={"regions": regions})
 
 
 def resolve_store_url(config: Config, override: str | None = None) -> str | None:

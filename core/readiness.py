@@ -84,17 +84,23 @@ def receiver_warning(config: Config) -> SiteWarning | None:
     )
 
 
-def readiness_warnings(config: Config, plugins: PluginHost | None = None) -> list[SiteWarning]:
+def readiness_warnings(
+    config: Config, plugins: PluginHost | None = None, *, in_fleet: bool = False
+) -> list[SiteWarning]:
     """Every warning for ``config``, in the order staff should fix them.
 
     With ``plugins``, a plugin that makes the survey links (``survey_url``) makes
-    the address in ``[survey] url`` moot, and it is not warned about.
+    the address in ``[survey] url`` moot, and it is not warned about; so does a
+    hub's ``[hub] public_url``. A kiosk joined to a hub (``in_fleet``) neither
+    makes its links nor notifies: both are the hub's, and its configuration's.
     """
-    links_by_plugin = plugins is not None and any(
-        "survey_url" in info.hooks for info in plugins.infos.values()
+    if in_fleet:
+        return []
+    links_elsewhere = config.hub.public_url is not None or (
+        plugins is not None and any("survey_url" in info.hooks for info in plugins.infos.values())
     )
     found = (
-        None if links_by_plugin else survey_link_warning(config),
+        None if links_elsewhere else survey_link_warning(config),
         receiver_warning(config),
     )
     return [warning for warning in found if warning is not None]

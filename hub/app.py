@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 #: The header a kiosk puts its own clock in (UNIX seconds).
 SENT_AT = "x-servicecycle-sent-at"
 #: Join attempts per minute per client address (codes are not for guessing).
-JOIN_RATE = 10
+JOIN_RATE = 30
 
 
 class TooLarge(Exception):

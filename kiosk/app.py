@@ -152,7 +152,7 @@ class KioskApp(App[None], inherit_bindings=False):
         self._survey: tuple[str, asyncio.Future[tuple[str, list[list[bool]]]]] | None = None
         #: What the site's configuration leaves undone, for the staff menu (and the log).
         self.site_warnings: list[SiteWarning] = readiness_warnings(
-            session.config, session.runtime.plugins
+            session.config, session.runtime.plugins, in_fleet=session.membership is not None
         )
         # The faces' colours depend on the colours the terminal has (see widgets/faces.py).
         self.add_class(colour_class(self.console.color_system), update=False)

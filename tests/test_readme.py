@@ -25,7 +25,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 #: Commands that serve until stopped, and the address that answers once they are up:
 #: such a line is started, asked, and stopped with SIGTERM (as systemd stops it).
-SERVERS = {"servicecycle survey serve": ("127.0.0.1", 8765, "/healthz")}
+SERVERS = {
+    "servicecycle survey serve": ("127.0.0.1", 8765, "/healthz"),
+    "servicecycle hub serve": ("127.0.0.1", 8780, "/api/v1/health"),
+}
 
 
 def using_it() -> list[str]:

@@ -84,6 +84,7 @@ class Chain:
             override={**base.override, **mine.override},
         )
         fields = {k: v for k, v in site.model_dump().items() if k in SiteSettings.model_fields}
+        fields["name"] = site.name or site.id
         update: dict[str, object] = {"site": SiteSettings(**fields), "rules": rules}
         if site.languages:
             update["kiosk"] = self.config.kiosk.model_copy(update={"languages": site.languages})

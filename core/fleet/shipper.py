@@ -178,6 +178,10 @@ class Shipper:
             return StepResult(failed=True)
         self._count_waiting()
         changes = self.feed.changes(self.cursor, limit=self.batch)
+        if len(changes) < self.batch:  # all that waits is in hand: the count is exact again
+            self._counted_cursor = changes[-1].cursor if changes else self.cursor
+            self._counted = self._acked + len(changes)
+            self.status.waiting = len(changes)
         now = time.time()
         if (
             not changes

@@ -44,6 +44,8 @@ class Scope:
     kiosk: str | None = None
     language: str | None = None
     include_suspect: bool = False
+    #: Several sites (a region's); ``site`` narrows further when both are given.
+    sites: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -267,12 +269,14 @@ def _roll(summary: Summary, windows: Windows, scope: Scope, rollups: Rollups) ->
             )
         )
     cycles, site, kiosk, language = scope.cycles, scope.site, scope.kiosk, scope.language
+    sites = scope.sites
     for key, tally in summary.cells.items():
         b, cycle, moment, c_site, c_kiosk, c_language, suspect = key
         if (
             (suspect and not scope.include_suspect)
             or (cycles is not None and cycle not in cycles)
             or (site is not None and c_site != site)
+            or (sites is not None and c_site not in sites)
             or (kiosk is not None and c_kiosk != kiosk)
             or (language is not None and c_language != language)
         ):

@@ -248,7 +248,9 @@ def render_html(report: Report) -> str:
     filters = " · ".join(
         [
             f"cycles: {', '.join(sorted(scope.cycles))}" if scope.cycles else "all cycles",
-            f"site: {scope.site}" if scope.site else "all sites",
+            f"site: {scope.site}"
+            if scope.site
+            else (f"sites: {', '.join(sorted(scope.sites))}" if scope.sites else "all sites"),
             f"kiosk: {scope.kiosk}" if scope.kiosk else "all kiosks",
             f"language: {scope.language}" if scope.language else "all languages",
             "suspect presses included" if scope.include_suspect else "suspect presses left out",

@@ -153,6 +153,7 @@ class Report:
             "filters": {
                 "cycles": sorted(scope.cycles) if scope.cycles is not None else None,
                 "site": scope.site,
+                "sites": sorted(scope.sites) if scope.sites is not None else None,
                 "kiosk": scope.kiosk,
                 "language": scope.language,
                 "include_suspect": scope.include_suspect,

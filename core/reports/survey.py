@@ -91,6 +91,7 @@ def _wanted(record: Mapping[str, Any], scope: Scope) -> bool:
     return not (
         (scope.cycles is not None and record.get("cycle") not in scope.cycles)
         or (scope.site is not None and record.get("site", scope.site) != scope.site)
+        or (scope.sites is not None and record.get("site") not in scope.sites)
         or (scope.kiosk is not None and record.get("kiosk", scope.kiosk) != scope.kiosk)
         or (scope.language is not None and record.get("language", scope.language) != scope.language)
     )

@@ -187,6 +187,9 @@ class PostgresTallies:
             if value is not None:
                 parts.append(f"{name} = %s")
                 params.append(value)
+        if scope.sites is not None:
+            parts.append("site = ANY (%s)")
+            params.append(sorted(scope.sites))
         return " AND ".join(parts), params
 
     def _current(
@@ -272,7 +275,7 @@ class PostgresTallies:
     ) -> None:
         if raw:
             source, source_params = Span(since, until, zone, True).sql()
-        elif scope.site is None and scope.kiosk is None:
+        elif scope.site is None and scope.kiosk is None and scope.sites is None:
             source = (
                 "SELECT day, cycle, moment, language, suspect, scale, score, n"
                 " FROM tally_chain_days WHERE day >= %s AND day < %s"
