@@ -268,16 +268,17 @@ def rating_record(site: str, kiosk: str, at: datetime, rng: random.Random) -> di
     }
 
 
-def send(url: str, credential: str, changes: list[dict]) -> tuple[float, int]:
+def send(url: str, credential: str, changes: list[dict]) -> tuple[float, int, float]:
+    """Round trip (s), status, and the hub's own time (s, from its Server-Timing header)."""
     started = time.perf_counter()
     try:
         reply = post(
             url, {"about": {"backlog": 0}, "changes": changes}, credential=credential, timeout=60
         )
-        status = reply.status
+        status, server = reply.status, (reply.server_ms or 0.0) / 1000
     except Unreachable:
-        status = 0
-    return time.perf_counter() - started, status
+        status, server = 0, 0.0
+    return time.perf_counter() - started, status, server
 
 
 def ingest(
@@ -307,7 +308,7 @@ def ingest(
     try:
         # Sustained: tap batches and heartbeats at `rate` requests/s.
         say(f"  sustained: {rate:g} requests/s from {kiosks} kiosks for {seconds:g} s")
-        latencies, statuses = [], []
+        latencies, statuses, servers = [], [], []
         lock = threading.Lock()
         stop_at = time.perf_counter() + seconds
 
@@ -324,10 +325,11 @@ def ingest(
                     if tap
                     else []
                 )
-                took, status = send(url, credentials[i], changes)
+                took, status, server = send(url, credentials[i], changes)
                 with lock:
                     latencies.append(took)
                     statuses.append(status)
+                    servers.append(server)
                 n += clients
                 next_at += interval
                 time.sleep(max(0.0, next_at - time.perf_counter()))
@@ -339,6 +341,8 @@ def ingest(
             "per_s": round(len(latencies) / seconds, 1),
             "p50_ms": round(pct(latencies, 50) * 1000, 1),
             "p99_ms": round(pct(latencies, 99) * 1000, 1),
+            "hub_p50_ms": round(pct(servers, 50) * 1000, 1),
+            "hub_p99_ms": round(pct(servers, 99) * 1000, 1),
             "errors": sum(1 for s in statuses if s != 200),
         }
         # Reconnect: every kiosk at once, each with an hour's backlog.
@@ -413,6 +417,7 @@ def reconnect(
     starts = [rng.uniform(0, jitter) for _ in batches]
     latencies: list[float] = []
     statuses: list[int] = []
+    servers: list[float] = []
     lock = threading.Lock()
     began = time.perf_counter()
 
@@ -421,10 +426,11 @@ def reconnect(
         time.sleep(max(0.0, began + start - time.perf_counter()))
         delay = BACKOFF_FIRST
         while True:
-            took, status = send(url, credential, changes)
+            took, status, server = send(url, credential, changes)
             with lock:
                 latencies.append(took)
                 statuses.append(status)
+                servers.append(server)
             if status == 200:
                 return
             time.sleep(rng.uniform(BACKOFF_FIRST, delay))
@@ -444,6 +450,8 @@ def reconnect(
         "ratings_per_s": round(ratings / drained),
         "p50_ms": round(pct(latencies, 50) * 1000, 1),
         "p99_ms": round(pct(latencies, 99) * 1000, 1),
+        "hub_p50_ms": round(pct(servers, 50) * 1000, 1),
+        "hub_p99_ms": round(pct(servers, 99) * 1000, 1),
         "refused_or_failed": sum(1 for s in statuses if s != 200),
     }
 
@@ -518,8 +526,9 @@ class _nothing:
 
 def print_table(results: dict) -> None:
     print(
-        "| engine | tap→alert p50 / p99 / max | sustained req/s, p50 / p99, errors | "
-        "reconnect: ratings, drain, p50 / p99, refused | direct ingest (no HTTP) |"
+        "| engine | tap→alert p50 / p99 / max | sustained req/s, round trip p50 / p99 "
+        "(hub's own p99), errors | reconnect: ratings, drain, round trip p50 / p99 "
+        "(hub's own p99), refused | direct ingest (no HTTP) |"
     )
     print("|---|---|---|---|---|")
     for engine in ("folder", "postgresql"):
@@ -537,9 +546,10 @@ def print_table(results: dict) -> None:
             )
             print(
                 f"| {engine} | {a['p50_s']} / {a['p99_s']} / {a['max_s']} s ({a['samples']} taps, "
-                f"{a['missed']} missed) | {s['per_s']}/s, {s['p50_ms']} / {s['p99_ms']} ms, "
-                f"{s['errors']} | {how}: {r['ratings']:,} in {r['drain_s']} s "
-                f"({r['ratings_per_s']:,}/s), {r['p50_ms']} / {r['p99_ms']} ms, "
+                f"{a['missed']} missed) | {s['per_s']}/s, {s['p50_ms']} / {s['p99_ms']} ms "
+                f"({s['hub_p99_ms']} ms), {s['errors']} | {how}: {r['ratings']:,} in "
+                f"{r['drain_s']} s ({r['ratings_per_s']:,}/s), {r['p50_ms']} / {r['p99_ms']} ms "
+                f"({r['hub_p99_ms']} ms), "
                 f"{r['refused_or_failed']} | {d['ratings_per_s']:,}/s |"
             )
     print()

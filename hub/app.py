@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import time
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -91,6 +92,7 @@ def create_app(hub: Hub, *, survey: bool = True, survey_rate_limit: int | None =
         return JSONResponse(answer.body, status_code=answer.status)
 
     async def ship(request: Request) -> Response:
+        began = time.perf_counter()
         scheme, _, credential = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not credential.strip():
             return error(401, "send the kiosk's credential as 'Authorization: Bearer ...'")
@@ -110,6 +112,9 @@ def create_app(hub: Hub, *, survey: bool = True, survey_rate_limit: int | None =
             sent_at = None
         answer = await run_in_threadpool(hub.ship, credential, body, sent_at)
         response = JSONResponse(answer.body, status_code=answer.status)
+        # The hub's own time, body read and queueing included: what a slow reply cost here.
+        took = (time.perf_counter() - began) * 1000
+        response.headers["Server-Timing"] = f"ship;dur={took:.1f}"
         if answer.retry_after:
             response.headers["Retry-After"] = str(answer.retry_after)
         return response

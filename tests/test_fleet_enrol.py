@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import stat
 import time
 import urllib.request
@@ -177,8 +178,11 @@ def test_ingest_refuses_the_unauthenticated_and_the_malformed_with_a_clear_statu
             "nonsense",
         ]
     }
-    got, answer, _ = post(ship, json.dumps(body).encode(), auth)
+    got, answer, headers = post(ship, json.dumps(body).encode(), auth)
     assert got == 200
+    assert re.fullmatch(
+        r"ship;dur=\d+\.\d", {k.lower(): v for k, v in headers.items()}["server-timing"]
+    )  # hub's own time
     assert answer["accepted"] == 1
     refused = {r["index"]: r["error"] for r in answer["refused"]}
     assert set(refused) == {0, 2, 3, 4}

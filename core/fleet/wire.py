@@ -9,6 +9,7 @@ between retrying, setting aside and giving up, never a traceback.
 from __future__ import annotations
 
 import json
+import re
 import ssl
 import time
 import urllib.error
@@ -33,6 +34,8 @@ class Reply:
     status: int
     body: dict[str, Any] = field(default_factory=dict)
     retry_after: float | None = None
+    #: The hub's own time for the request (its ``Server-Timing`` header), in ms.
+    server_ms: float | None = None
 
     @property
     def error(self) -> str:
@@ -60,10 +63,19 @@ def post(
     request = urllib.request.Request(url, data=data, headers=headers, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=timeout, context=context) as response:
-            return Reply(response.status, _json(response.read()))
+            return Reply(
+                response.status,
+                _json(response.read()),
+                server_ms=_server_ms(response.headers.get("Server-Timing")),
+            )
     except urllib.error.HTTPError as exc:
         with exc:
-            return Reply(exc.code, _json(exc.read()), _retry_after(exc.headers.get("Retry-After")))
+            return Reply(
+                exc.code,
+                _json(exc.read()),
+                _retry_after(exc.headers.get("Retry-After")),
+                _server_ms(exc.headers.get("Server-Timing")),
+            )
     except (TimeoutError, urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
         raise Unreachable(str(reason) or type(exc).__name__) from exc
@@ -75,6 +87,15 @@ def _json(raw: bytes) -> dict[str, Any]:
     except ValueError:
         return {"error": raw[:200].decode("utf-8", "replace")}
     return value if isinstance(value, dict) else {"value": value}
+
+
+def _server_ms(value: str | None) -> float | None:
+    """The first ``dur`` of a Server-Timing header (``ship;dur=12.5``)."""
+    match = re.search(r"dur=([0-9.]+)", value or "")
+    try:
+        return float(match.group(1)) if match else None
+    except ValueError:
+        return None
 
 
 def _retry_after(value: str | None) -> float | None:
