@@ -6,7 +6,8 @@
     python3 dev.py test  [PYTEST ARGS...]   lint, format check and the whole test suite
                                             (installs Debian's chromium for the browser
                                             tests and Debian's postgresql for the store's
-                                            PostgreSQL tests when missing and apt-get is there)
+                                            PostgreSQL tests when missing and apt-get is there),
+                                            one pytest worker per CPU (pass -n 0 for one)
 
 Needs only Python >= 3.11 and the package index. The environment lives in
 .venv/ and is reinstalled when pyproject.toml changes.
@@ -82,7 +83,11 @@ def main(args: list[str]) -> int:
         if code := run(step):
             print("lint failed: run `.venv/bin/ruff check --fix . && .venv/bin/ruff format .`")
             return code
-    return run([str(PYTHON), "-m", "pytest", *rest])
+    # One worker per CPU (pytest-xdist): every test makes its own folders, ports and servers.
+    workers = (
+        [] if any(arg.startswith(("-n", "--numprocesses")) for arg in rest) else ["-n", "auto"]
+    )
+    return run([str(PYTHON), "-m", "pytest", *workers, *rest])
 
 
 if __name__ == "__main__":

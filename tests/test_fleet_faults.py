@@ -271,3 +271,52 @@ def test_a_revoked_kiosks_tail_is_recovered_by_store_copy(hub, tmp_path):
     hub.stop()
     cli("store", "copy", str(kiosk.dir), str(hub.data_dir))
     assert_exactly_once(hub, [kiosk])
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        b"",  # closed before any answer
+        b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 91\r\n\r\n{"acc',
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n[]",  # JSON, but not an answer
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 21\r\n\r\n"
+        b"<h1>Wi-Fi login</h1>\n",  # a captive portal
+        b"NOT HTTP AT ALL\r\n\r\n",
+    ],
+    ids=["closed", "cut-mid-body", "not-an-object", "captive-portal", "garbage"],
+)
+def test_a_reply_that_is_not_the_hubs_answer_moves_no_cursor(hub, tmp_path, reply):
+    """Cut short, garbage, or a 200 from something else: the step fails, nothing is skipped."""
+    import json
+    import socket
+
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+
+    def answer_badly() -> None:
+        while True:
+            try:
+                connection, _ = server.accept()
+            except OSError:
+                return
+            with connection:
+                connection.recv(65536)
+                connection.sendall(reply)
+
+    threading.Thread(target=answer_badly, daemon=True).start()
+    kiosk = Kiosk(tmp_path, "grand-kl", "lobby")
+    try:
+        kiosk.join(hub.url, hub.enroll("grand-kl", "lobby"))
+        kiosk.tap(1)
+        membership = kiosk.dir / "hub.json"
+        real = json.loads(membership.read_text())
+        membership.write_text(json.dumps({**real, "hub": f"http://127.0.0.1:{port}"}))
+        assert kiosk.shipper is not None
+        result = kiosk.shipper.drain()
+        assert result.failed and result.sent == 0 and kiosk.shipper.cursor is None
+        assert kiosk.shipper.status.connected is False and kiosk.shipper.status.waiting == 1
+        membership.write_text(json.dumps(real))  # the real hub again
+        assert kiosk.ship() == 1 and hub_ids(hub) == list(kiosk.ids())
+    finally:
+        server.close()
+        kiosk.close()

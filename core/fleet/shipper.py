@@ -207,6 +207,11 @@ class Shipper:
             )
         except Unreachable as exc:
             return self._failed(f"hub unreachable: {exc}")
+        if reply.status == 200 and not _is_answer(reply.body):
+            # A captive portal or a proxy answering for the hub: nothing was committed.
+            return self._failed(
+                "the reply is not the hub's answer (a proxy or a Wi-Fi login page?)"
+            )
         if reply.status == 200:
             refused = reply.body.get("refused") or []
             by_index = {r.get("index"): r for r in refused if isinstance(r, dict)}
@@ -350,3 +355,8 @@ class Shipper:
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
+
+
+def _is_answer(body: dict[str, Any]) -> bool:
+    """Whether a 200's body is a hub's account of the batch (only then does the cursor move)."""
+    return isinstance(body.get("accepted"), int) and isinstance(body.get("refused"), list)

@@ -16,6 +16,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
+from http.client import HTTPException
 from typing import Any
 
 #: The header a kiosk puts its own clock in (UNIX seconds), so the hub can measure its offset.
@@ -76,7 +77,8 @@ def post(
                 _retry_after(exc.headers.get("Retry-After")),
                 _server_ms(exc.headers.get("Server-Timing")),
             )
-    except (TimeoutError, urllib.error.URLError, OSError, ValueError) as exc:
+    except (TimeoutError, urllib.error.URLError, OSError, ValueError, HTTPException) as exc:
+        # HTTPException: the hub died mid-reply (IncompleteRead, RemoteDisconnected).
         reason = getattr(exc, "reason", exc)
         raise Unreachable(str(reason) or type(exc).__name__) from exc
 
