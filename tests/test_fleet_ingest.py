@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from servicecycle.core import RatingFilter, Runtime
+from servicecycle.core.export import COLUMNS
 from servicecycle.core.fleet.ingest import Ingest
 from servicecycle.core.store.engines import open_store
 
@@ -107,20 +108,7 @@ JSONISH = st.recursive(
     ),
     max_leaves=20,
 )
-FIELDS = [
-    "id",
-    "at",
-    "site",
-    "kiosk",
-    "cycle",
-    "stage",
-    "moment",
-    "score",
-    "scale",
-    "language",
-    "reasons",
-    "flags",
-]
+FIELDS = list(COLUMNS)  # a rating record's fields
 
 
 @st.composite
