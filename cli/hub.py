@@ -21,6 +21,7 @@ from servicecycle.core.fleet import Hub, KioskEntry, Shipper, ShipperBusy, join,
 
 from . import render
 from .options import refuse
+from .users import user
 
 
 def _hub(state: Any, public_url: str | None = None) -> Hub:
@@ -30,6 +31,9 @@ def _hub(state: Any, public_url: str | None = None) -> Hub:
 @click.group()
 def hub() -> None:
     """The fleet's hub: kiosks ship to it, it runs every site's rules and serves the survey pages."""
+
+
+hub.add_command(user)
 
 
 @hub.command()

@@ -5,6 +5,19 @@ written outside this repository) may use. Nothing here imports the kiosk, the
 CLI or any plugin.
 """
 
+from .access import (
+    ROLES,
+    SILENCE_CHOICES,
+    AccessError,
+    AlertDesk,
+    Forbidden,
+    Role,
+    Session,
+    SessionBook,
+    SiteAlert,
+    User,
+    UserBook,
+)
 from .alert import Alert, AlertState
 from .alerting import DeliveryError, Notification, NotifiedAlert, Notifier
 from .answers import (
@@ -31,7 +44,7 @@ from .errors import (
     TemplateError,
 )
 from .export import FORMATS, export
-from .fleet import Hub, ShipStatus
+from .fleet import Chain, Hub, ShipStatus
 from .hookspecs import hookimpl
 from .metrics import MomentFigures, moment_figures
 from .pin import PinGuard, PinLocked, hash_pin
@@ -56,18 +69,24 @@ __all__ = [
     "LOAD_PLUGINS_ENV",
     "MAX_COMMENT",
     "MAX_CONTACT",
+    "ROLES",
     "SCALES",
+    "SILENCE_CHOICES",
     "URL_PLACEHOLDERS",
+    "AccessError",
     "Alert",
+    "AlertDesk",
     "AlertState",
     "AlertingWorker",
     "AlreadyAnswered",
     "AnswerError",
     "Catalogue",
+    "Chain",
     "Config",
     "ConfigError",
     "Cycle",
     "DeliveryError",
+    "Forbidden",
     "Hub",
     "KioskSession",
     "KioskSettings",
@@ -88,11 +107,15 @@ __all__ = [
     "RatingFilter",
     "Reason",
     "Recorder",
+    "Role",
     "Rule",
     "RuleFault",
     "Runtime",
     "ServiceCycleError",
+    "Session",
+    "SessionBook",
     "ShipStatus",
+    "SiteAlert",
     "SiteRegistry",
     "SiteSettings",
     "SiteWarning",
@@ -109,6 +132,8 @@ __all__ = [
     "TemplateError",
     "TokenClaims",
     "TokenError",
+    "User",
+    "UserBook",
     "answers",
     "complete_answers",
     "default_reasons",

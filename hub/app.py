@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
 from servicecycle.core import Hub
+from servicecycle.console import create_console
 from servicecycle.survey import create_app as create_survey_app
 from servicecycle.survey.security import RateLimiter
 
@@ -64,8 +65,10 @@ async def read_json(request: Request, limit: int) -> object:
     return json.loads(body)
 
 
-def create_app(hub: Hub, *, survey: bool = True, survey_rate_limit: int | None = 30) -> Starlette:
-    """The hub for ``hub`` (its kiosk API, and the survey pages unless ``survey=False``)."""
+def create_app(
+    hub: Hub, *, survey: bool = True, console: bool = True, survey_rate_limit: int | None = 30
+) -> Starlette:
+    """The hub for ``hub``: its kiosk API, the console at ``/console`` and the survey pages."""
     settings = hub.settings
     per_kiosk = RateLimiter(settings.rate_limit, burst=max(10, settings.rate_limit // 6))
     joins = RateLimiter(JOIN_RATE)
@@ -134,6 +137,8 @@ def create_app(hub: Hub, *, survey: bool = True, survey_rate_limit: int | None =
         Route("/api/v1/ship", ship, methods=["POST"]),
         Route("/api/v1/health", health, methods=["GET"]),
     ]
+    if console:
+        routes.append(Mount("/console", app=create_console(hub.runtime, hub.state_dir, hub.chain)))
     if survey:
         routes.append(Mount("/", app=create_survey_app(hub.runtime, rate_limit=survey_rate_limit)))
     return Starlette(

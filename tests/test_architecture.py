@@ -34,6 +34,7 @@ def test_core_knows_nothing_of_kiosk_cli_survey_or_plugins():
         "servicecycle.plugins",
         "servicecycle.survey",
         "servicecycle.hub",
+        "servicecycle.console",
         "servicecycle.testing",
         "textual",
         "starlette",
@@ -71,12 +72,24 @@ def test_the_hub_talks_to_the_public_core_and_serves_the_survey_pages():
         for f, m in imports_of("hub")
         if m.startswith("servicecycle")
         and m != "servicecycle.core"
-        and not m.startswith("servicecycle.survey")
+        and not m.startswith(("servicecycle.survey", "servicecycle.console"))
     ]
     assert bad == []
 
 
-@pytest.mark.parametrize("folder", ["core", "plugins", "kiosk", "survey", "hub"])
+def test_the_console_talks_to_the_public_core_and_borrows_the_survey_defences():
+    """Every page goes through core's AlertDesk; headers and CSRF are the survey app's."""
+    bad = [
+        (f, m)
+        for f, m in imports_of("console")
+        if m.startswith("servicecycle")
+        and m != "servicecycle.core"
+        and m != "servicecycle.survey.security"
+    ]
+    assert bad == []
+
+
+@pytest.mark.parametrize("folder", ["core", "plugins", "kiosk", "survey", "hub", "console"])
 def test_no_relative_imports_escape_their_folder(folder):
     for path in (ROOT / folder).rglob("*.py"):
         depth = len(path.relative_to(ROOT / folder).parts) - 1

@@ -50,6 +50,7 @@ def test_every_import_contract_is_kept():
         "rules-fed-by-the-change-feed",
         "folder-engine-private",
         "hub-below-cli",
+        "console-below-hub",
     }
     output = lint_imports(ROOT, ROOT / "pyproject.toml")
     assert output.startswith("exit 0"), output
@@ -73,6 +74,7 @@ PLANTED = {
     "plugins/__init__.py": "import servicecycle.testing\n",  # front-ends-below-cli
     "testing/__init__.py": "",
     "hub/__init__.py": "import servicecycle.plugins\n",  # hub-below-cli
+    "console/__init__.py": "import servicecycle.hub\n",  # console-below-hub
     "deploy/__init__.py": "",
     "core/store/locks.py": "",
     "core/store/maintenance.py": "",
@@ -107,6 +109,7 @@ def test_a_planted_violation_of_each_contract_is_caught(tmp_path):
         "servicecycle.survey -> servicecycle.kiosk",
         "servicecycle.plugins -> servicecycle.testing",
         "servicecycle.hub -> servicecycle.plugins",
+        "servicecycle.console -> servicecycle.hub",
         "servicecycle.core.rules.follow -> servicecycle.core.store.segment",
     ):
         assert planted in output, output
@@ -118,7 +121,7 @@ def test_the_architecture_tests_and_the_contracts_agree(contract):
     found = {c["id"]: c for c in config()["contracts"]}[contract]
     if contract == "core-is-independent":
         assert set(found["forbidden_modules"]) == {
-            *(f"servicecycle.{n}" for n in ("kiosk", "cli", "plugins", "survey", "hub", "testing")),
+            *(f"servicecycle.{n}" for n in ("kiosk", "cli", "plugins", "survey", "hub", "console", "testing")),
             *("textual", "starlette", "uvicorn", "jinja2"),
         }
     else:

@@ -52,7 +52,8 @@ class Hub:
         settings = runtime.config.hub
         self.settings = settings
         self.public_url = (public_url or settings.public_url or "").rstrip("/")
-        self.registry = KioskRegistry(state_dir(runtime))
+        self.state_dir = state_dir(runtime)
+        self.registry = KioskRegistry(self.state_dir)
         self._ingest: Ingest | None = None
         self.tolerance = settings.clock_tolerance.total_seconds()
         self._offsets: dict[tuple[str, str], float] = {}

@@ -1,0 +1,302 @@
+"""The console's routes: sign in and out, the alerts page, acting on an alert.
+
+Sessions live on the server (:class:`~servicecycle.core.SessionBook`); the
+browser holds a random token in an ``HttpOnly``, ``SameSite=Strict`` cookie.
+Every form carries the session's CSRF token, the sign-in form a token bound
+to a nonce cookie. The page works without JavaScript; with it, a small
+script of our own fetches the alert list every few seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, quote
+
+import jinja2
+from starlette.applications import Starlette
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from servicecycle.core import (
+    SILENCE_CHOICES,
+    AccessError,
+    AlertDesk,
+    Chain,
+    Forbidden,
+    Runtime,
+    ServiceCycleError,
+    Session,
+    SessionBook,
+    UserBook,
+    printable,
+)
+from servicecycle.survey.security import SECURITY_HEADERS, Csrf, RateLimiter, read_body
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).resolve().parent
+SESSION_COOKIE = "sc_console"
+LOGIN_NONCE = "sc_console_login"
+#: Failed sign-ins per minute from one client address before it must wait (each name
+#: is throttled too, by the user book, across processes).
+LOGIN_FAILURES = 20
+MAX_FORM = 16 * 1024
+
+
+def create_console(runtime: Runtime, state_dir: Path, chain: Chain | None = None) -> Starlette:
+    """The console for ``runtime``'s sites; users and sessions in ``state_dir``."""
+    chain = chain or Chain(runtime.config)
+    users = UserBook(state_dir)
+    sessions = SessionBook(state_dir)
+    desk = AlertDesk(runtime, chain)
+    # Sign-in forms made before a restart expire with it (they ask to sign in again).
+    login_csrf = Csrf(secrets.token_bytes(32))
+    failures = RateLimiter(LOGIN_FAILURES)
+    blocked: dict[str, float] = {}  # client address -> monotonic time it may try again
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["printable"] = printable
+
+    def page(request: Request, name: str, code: int = 200, **context: Any) -> Response:
+        root = request.scope.get("root_path", "")
+        html = env.get_template(name).render(
+            root=root, static=lambda f: f"{root}/static/{f}", chain=chain, **context
+        )
+        return HTMLResponse(html, status_code=code)
+
+    def secure(request: Request) -> bool:
+        return request.url.scheme == "https"
+
+    def session_of(request: Request) -> Session | None:
+        return sessions.find(request.cookies.get(SESSION_COOKIE))
+
+    async def form_of(request: Request) -> dict[str, str]:
+        raw = await read_body(request, MAX_FORM)
+        try:
+            parsed = parse_qs(raw.decode("utf-8"), keep_blank_values=True, max_num_fields=20)
+        except (UnicodeDecodeError, ValueError):
+            raise HTTPException(400, "the form is not readable") from None
+        return {k: v[0] for k, v in parsed.items()}
+
+    def to_login(request: Request) -> Response:
+        return RedirectResponse(f"{request.scope.get('root_path', '')}/login", status_code=303)
+
+    # -- signing in ------------------------------------------------------------------
+
+    def login_page(request: Request, error: str = "", status: int = 200) -> Response:
+        nonce = Csrf.nonce(request.cookies.get(LOGIN_NONCE))
+        response = page(
+            request, "login.html", status, error=error, csrf=login_csrf.field("login", nonce)
+        )
+        response.set_cookie(
+            LOGIN_NONCE,
+            nonce,
+            max_age=3600,
+            path=request.scope.get("root_path", "") or "/",
+            httponly=True,
+            samesite="strict",
+            secure=secure(request),
+        )
+        return response
+
+    async def login(request: Request) -> Response:
+        if request.method == "GET":
+            if session_of(request) is not None:
+                return RedirectResponse(f"{request.scope.get('root_path', '')}/", status_code=303)
+            return login_page(request)
+        client = request.client.host if request.client else "unknown"
+        wait = blocked.get(client, 0.0) - time.monotonic()
+        form = await form_of(request)
+        if wait > 0:
+            response = login_page(request, "Too many sign-in attempts; wait a minute.", 429)
+            response.headers["Retry-After"] = str(max(1, round(wait)))
+            return response
+        if not login_csrf.check("login", request.cookies.get(LOGIN_NONCE), form.get("csrf")):
+            return login_page(request, "The form expired; sign in again.", 403)
+        try:
+            user = users.verify(form.get("name", ""), form.get("password", ""))
+        except AccessError as exc:
+            log.warning("console sign-in refused from %s: %s", client, exc)
+            if len(blocked) > 10_000:
+                blocked.clear()
+            if pause := failures.check(client):
+                blocked[client] = time.monotonic() + pause
+            status = 429 if exc.wait else 401
+            return login_page(request, str(exc), status)
+        log.info("console: %s signed in from %s", user.name, client)
+        response = RedirectResponse(f"{request.scope.get('root_path', '')}/", status_code=303)
+        response.set_cookie(
+            SESSION_COOKIE,
+            sessions.start(user),
+            path=request.scope.get("root_path", "") or "/",
+            httponly=True,
+            samesite="strict",
+            secure=secure(request),
+        )
+        return response
+
+    async def logout(request: Request) -> Response:
+        session = session_of(request)
+        form = await form_of(request)
+        if session is not None:
+            if not session.csrf_ok(form.get("csrf")):
+                raise HTTPException(403, "the form expired; reload the page")
+            sessions.end(request.cookies.get(SESSION_COOKIE))
+        response = to_login(request)
+        response.delete_cookie(SESSION_COOKIE, path=request.scope.get("root_path", "") or "/")
+        return response
+
+    # -- alerts ------------------------------------------------------------------------
+
+    def wanted_sites(request: Request, session: Session) -> list[str] | None:
+        site = request.query_params.get("site")
+        if not site:
+            return None
+        if not session.user.may_see(chain, site):
+            raise HTTPException(403, f"you may not see site {site}")
+        return [site]
+
+    async def alerts(request: Request) -> Response:
+        session = session_of(request)
+        if session is None:
+            return to_login(request)
+        sites = wanted_sites(request, session)
+        found = desk.alerts(session.user, sites)
+        name = "alert_list.html" if request.query_params.get("part") == "list" else "alerts.html"
+        return page(
+            request,
+            name,
+            session=session,
+            user=session.user,
+            alerts=found,
+            site=(sites or [None])[0],
+            visible=session.user.sites(chain),
+            periods=list(SILENCE_CHOICES),
+            notice=request.query_params.get("done", ""),
+        )
+
+    async def alerts_json(request: Request) -> Response:
+        session = session_of(request)
+        if session is None:
+            return JSONResponse({"error": "sign in first"}, status_code=401)
+        found = desk.alerts(session.user, wanted_sites(request, session))
+        return JSONResponse(
+            [
+                {
+                    "site": item.site,
+                    "id": item.alert.short_id,
+                    "fingerprint": item.alert.fingerprint,
+                    "rule": item.alert.rule,
+                    "state": item.alert.state.value,
+                    "severity": item.alert.severity,
+                    "summary": item.alert.summary,
+                    "response": item.alert.response,
+                    "since": item.alert.since.isoformat(),
+                    "acknowledged_by": item.alert.acknowledged_by,
+                }
+                for item in found
+            ]
+        )
+
+    async def act(request: Request) -> Response:
+        session = session_of(request)
+        if session is None:
+            return to_login(request)
+        form = await form_of(request)
+        if not session.csrf_ok(form.get("csrf")):
+            raise HTTPException(403, "the form expired; reload the page")
+        site, fingerprint = request.path_params["site"], request.path_params["alert"]
+        action = request.path_params["action"]
+        if action == "ack":
+            alert = desk.acknowledge(session.user, site, fingerprint, form.get("note", ""))
+            done = f"acknowledged {alert.short_id}"
+        elif action == "silence":
+            silence = desk.silence(
+                session.user, site, fingerprint, form.get("period", ""), form.get("note", "")
+            )
+            done = f"silenced until {silence.ends_at:%Y-%m-%d %H:%M} UTC"
+        else:
+            raise HTTPException(404, "no such action")
+        log.info("console: %s %s at %s", session.user.name, done, site)
+        root = request.scope.get("root_path", "")
+        return RedirectResponse(f"{root}/?done={quote(done)}", status_code=303)
+
+    # -- errors --------------------------------------------------------------------------
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        status = getattr(exc, "status_code", 500)
+        detail = getattr(exc, "detail", "") or "error"
+        return page(request, "message.html", status, status=status, message=str(detail))
+
+    async def refused(request: Request, exc: Exception) -> Response:
+        status = 403 if isinstance(exc, Forbidden) else 400
+        return page(request, "message.html", status, status=status, message=str(exc))
+
+    async def failed(request: Request, exc: Exception) -> Response:
+        log.error("console request failed: %s: %s", type(exc).__name__, exc)
+        return page(
+            request, "message.html", 500, status=500, message="The console failed; it is logged."
+        )
+
+    return Starlette(
+        routes=[
+            Route("/", alerts, methods=["GET"]),
+            Route("/login", login, methods=["GET", "POST"]),
+            Route("/logout", logout, methods=["POST"]),
+            Route("/api/alerts", alerts_json, methods=["GET"]),
+            Route("/alerts/{site}/{alert}/{action}", act, methods=["POST"]),
+            Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
+        ],
+        middleware=[Middleware(ConsoleHeaders)],
+        exception_handlers={
+            HTTPException: http_error,
+            ServiceCycleError: refused,
+            Exception: failed,
+        },
+    )
+
+
+#: The survey's headers, but the console runs its own script (and nothing else's).
+CONSOLE_HEADERS = {
+    **SECURITY_HEADERS,
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "
+        "object-src 'none'"
+    ),
+    "Cache-Control": "no-store",
+}
+
+
+class ConsoleHeaders:
+    """Every console response: locked down, never cached (pages hold guests' data)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in CONSOLE_HEADERS.items():
+                    headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

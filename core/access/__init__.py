@@ -1,0 +1,25 @@
+"""Who may see what: console users, their roles, and their signed-in sessions.
+
+A role is granted over a part of the chain (admin: all of it; a manager: a
+region or a site; staff: one site). Everything a console page shows is
+filtered through :meth:`User.sites`, so a page of site A cannot leak site B.
+"""
+
+from .desk import SILENCE_CHOICES, AlertDesk, Forbidden, SiteAlert
+from .roles import ROLES, Role, User
+from .sessions import Session, SessionBook
+from .users import AccessError, UserBook
+
+__all__ = [
+    "ROLES",
+    "SILENCE_CHOICES",
+    "AccessError",
+    "AlertDesk",
+    "Forbidden",
+    "Role",
+    "Session",
+    "SessionBook",
+    "SiteAlert",
+    "User",
+    "UserBook",
+]

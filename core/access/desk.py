@@ -1,0 +1,116 @@
+"""The console's alert desk: a user's alerts, and acting on them, within what they may see.
+
+The same core paths as `servicecycle alerts ack` and `alerts silence add`
+(:meth:`AlertBook.acknowledge`, :meth:`Dispatcher.add_silence`), with the
+user's name recorded; every call checks the user may see the alert's site
+first, so a page cannot act on another site's alert by guessing its id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from ..alert import Alert, AlertState
+from ..rules.book import AlertBook
+from .users import AccessError
+
+if TYPE_CHECKING:
+    from ..alerting.silences import Silence
+    from ..fleet.chain import Chain
+    from ..runtime import Runtime
+    from .roles import User
+
+#: Durations a silence may be set for from the console, as shown.
+SILENCE_CHOICES: dict[str, timedelta] = {
+    "1h": timedelta(hours=1),
+    "4h": timedelta(hours=4),
+    "1d": timedelta(days=1),
+    "7d": timedelta(days=7),
+}
+MAX_NOTE = 500
+
+
+class Forbidden(AccessError):
+    """The user may not see this site (a page answers 403)."""
+
+
+@dataclass(frozen=True)
+class SiteAlert:
+    site: str
+    alert: Alert
+
+
+class AlertDesk:
+    """Alerts of the sites a user may see; acknowledge, comment, silence."""
+
+    def __init__(self, runtime: Runtime, chain: Chain) -> None:
+        self.runtime = runtime
+        self.chain = chain
+
+    def _site_of(self, user: User, site: str) -> str:
+        if not user.may_see(self.chain, site):
+            raise Forbidden(f"{user.name} may not see site {site!r}")
+        return site
+
+    def _book(self, site: str) -> AlertBook:
+        # One site alone (no [hub]) keeps its alerts unstamped: its book is the whole table.
+        single = len(self.chain.sites) == 1 and not self.runtime.config.hub.regions
+        return AlertBook(self.runtime.site_store, None if single else site)
+
+    def alerts(self, user: User, sites: list[str] | None = None) -> list[SiteAlert]:
+        """Firing first, then pending; newest first within each."""
+        chosen = sites if sites is not None else user.sites(self.chain)
+        found = [
+            SiteAlert(site, alert)
+            for site in (self._site_of(user, s) for s in chosen)
+            for alert in self._book(site).current()
+        ]
+        found.sort(key=lambda s: s.alert.since, reverse=True)
+        found.sort(key=lambda s: s.alert.state is not AlertState.FIRING)
+        return found
+
+    def find(self, user: User, site: str, fingerprint: str) -> Alert:
+        for alert in self._book(self._site_of(user, site)).current():
+            if fingerprint in (alert.fingerprint, alert.short_id):
+                return alert
+        raise AccessError(f"no pending or firing alert {fingerprint!r} at site {site!r}")
+
+    def acknowledge(self, user: User, site: str, fingerprint: str, note: str = "") -> Alert:
+        """Acknowledged by ``user`` (their name is recorded), with an optional comment."""
+        self._may_act(user)
+        alert = self.find(user, site, fingerprint)
+        return self._book(site).acknowledge(alert.fingerprint, user.name, note.strip()[:MAX_NOTE])
+
+    def silence(
+        self, user: User, site: str, fingerprint: str, period: str, comment: str = ""
+    ) -> Silence:
+        """Mute this alert's notifications at this site for ``period`` (one of the choices)."""
+        from ..alerting.dispatcher import Dispatcher
+
+        self._may_act(user)
+        if period not in SILENCE_CHOICES:
+            raise AccessError(
+                f"silence period {period!r} is not one of: {', '.join(SILENCE_CHOICES)}"
+            )
+        alert = self.find(user, site, fingerprint)
+        matchers = {"alertname": alert.rule, **dict(alert.key)}
+        if self._book(site).site is not None:
+            matchers["site"] = site
+        dispatcher = Dispatcher.from_config(
+            self.runtime.config,
+            self.runtime.site_store,
+            self.runtime.plugins,
+            start=False,
+            data_dir=self.runtime.data_dir,
+        )
+        text = comment.strip()[:MAX_NOTE] or f"silenced from the console by {user.name}"
+        return dispatcher.add_silence(
+            matchers, created_by=user.name, comment=text, duration=SILENCE_CHOICES[period]
+        )
+
+    @staticmethod
+    def _may_act(user: User) -> None:
+        if not user.can("act"):
+            raise Forbidden(f"{user.name} may not act on alerts")

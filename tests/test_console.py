@@ -1,0 +1,259 @@
+"""The manager's console on a real hub process: who may see and do what, walked route by route.
+
+Every route is requested as every role (and signed out) for an alert of a site
+the user may see and one they may not; the expected status is derived from the
+role's scope, so a route added without a check fails here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import httpx
+import pytest
+
+from tests.fleet import HubProcess, Kiosk
+
+CONFIG = """
+[hub]
+public_url = "https://feedback.example.com"
+chain = "grand"
+
+[[hub.regions]]
+id = "malaysia"
+[[hub.regions.sites]]
+id = "kl"
+timezone = "Asia/Kuala_Lumpur"
+opening_hours = {}
+kiosks = ["lobby"]
+[[hub.regions.sites]]
+id = "penang"
+timezone = "Asia/Kuala_Lumpur"
+opening_hours = {}
+kiosks = ["lobby"]
+
+[[hub.regions]]
+id = "turkey"
+[[hub.regions.sites]]
+id = "istanbul"
+timezone = "Europe/Istanbul"
+opening_hours = {}
+kiosks = ["lobby"]
+"""
+PASSWORD = "correct horse battery"
+#: name -> (role, scope options, sites it may see)
+USERS = {
+    "root": ("admin", [], {"kl", "penang", "istanbul"}),
+    "ana": ("manager", ["--region", "malaysia"], {"kl", "penang"}),
+    "emre": ("manager", ["--site", "istanbul"], {"istanbul"}),
+    "siti": ("staff", ["--site", "kl"], {"kl"}),
+}
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory):
+    root = tmp_path_factory.mktemp("console")
+    (root / "hub.toml").write_text(CONFIG)
+    process = HubProcess(root / "hub.toml", root / "hub").start()
+    password = root / "pw"
+    password.write_text(PASSWORD + "\n")
+    for name, (role, scope, _) in USERS.items():
+        process.cli(
+            "hub", "user", "add", name, "--role", role, *scope, "--password-file", str(password)
+        )
+    # Three bad check-in waits at kl and at istanbul: the site rule fires at each.
+    for site in ("kl", "istanbul"):
+        kiosk = Kiosk(root, site, "lobby")
+        kiosk.join(process.url, process.enroll(site, "lobby"))
+        for ago in (90, 60, 30):
+            kiosk.tap(1, ago=ago)
+        kiosk.ship()
+        kiosk.close()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        firing = {a["key"].get("site") for a in process.alerts() if a["state"] == "firing"}
+        if firing >= {"kl", "istanbul"}:
+            break
+        time.sleep(0.5)
+    else:
+        raise AssertionError(f"alerts did not fire: {process.alerts()}")
+    yield process
+    process.stop()
+
+
+def alerts_by_site(hub: HubProcess) -> dict[str, str]:
+    return {a["key"]["site"]: a["id"] for a in hub.alerts() if a["state"] == "firing"}
+
+
+def client(hub: HubProcess) -> httpx.Client:
+    return httpx.Client(base_url=hub.url, follow_redirects=False, timeout=10)
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found, html
+    return found.group(1)
+
+
+def sign_in(hub: HubProcess, name: str, password: str = PASSWORD) -> tuple[httpx.Client, str]:
+    browser = client(hub)
+    page = browser.get("/console/login")
+    assert page.status_code == 200
+    answer = browser.post(
+        "/console/login", data={"csrf": csrf_of(page.text), "name": name, "password": password}
+    )
+    assert answer.status_code == 303, answer.text
+    home = browser.get("/console/")
+    assert home.status_code == 200
+    return browser, csrf_of(home.text)
+
+
+@pytest.mark.parametrize("name", [None, *USERS])
+def test_every_route_as_every_role(hub, name):
+    ids = alerts_by_site(hub)
+    if name is None:
+        browser, csrf = client(hub), "x"
+        sees: set[str] = set()
+    else:
+        browser, csrf = sign_in(hub, name)
+        sees = USERS[name][2]
+    for site in ("kl", "penang", "istanbul"):
+        allowed = site in sees
+        page = browser.get("/console/", params={"site": site})
+        api = browser.get("/console/api/alerts", params={"site": site})
+        if name is None:
+            assert page.status_code == 303 and page.headers["location"].endswith("/console/login")
+            assert api.status_code == 401
+        else:
+            assert page.status_code == (200 if allowed else 403), (name, site)
+            assert api.status_code == (200 if allowed else 403), (name, site)
+        if site not in ids:
+            continue
+        # Acting on another site's alert is refused even with the id in hand.
+        for action, extra in (("silence", {"period": "1h"}), ("ack", {"note": "on it"})):
+            done = browser.post(
+                f"/console/alerts/{site}/{ids[site]}/{action}", data={"csrf": csrf, **extra}
+            )
+            if name is None:
+                assert done.status_code == 303 and "login" in done.headers["location"]
+            else:
+                assert done.status_code == (303 if allowed else 403), (name, site, action)
+    if name is not None:
+        home = browser.get("/console/").text
+        for site in ("kl", "istanbul"):
+            assert (f"alerts/{site}/" in home) == (site in sees), (name, site)
+
+
+def test_an_acknowledgement_from_the_browser_is_seen_by_the_cli_with_the_users_name(hub):
+    browser, csrf = sign_in(hub, "siti")
+    kl = alerts_by_site(hub)["kl"]
+    done = browser.post(f"/console/alerts/kl/{kl}/ack", data={"csrf": csrf, "note": "at the desk"})
+    assert done.status_code == 303
+    assert "acknowledged" in browser.get(done.headers["location"]).text
+    listed = json.loads(hub.cli("alerts", "list", "--json", "--site", "kl").stdout)
+    assert [a["acknowledged_by"] for a in listed if a["id"] == kl] == ["siti"]
+
+
+def test_forms_without_the_sessions_token_are_refused(hub):
+    browser, _ = sign_in(hub, "root")
+    kl = alerts_by_site(hub)["kl"]
+    for data in ({}, {"csrf": "forged"}):
+        assert browser.post(f"/console/alerts/kl/{kl}/ack", data=data).status_code == 403
+        assert browser.post("/console/logout", data=data).status_code == 403
+    other, _ = sign_in(hub, "ana")
+    # Another user's token does not do either.
+    stolen = csrf_of(other.get("/console/").text)
+    assert browser.post(f"/console/alerts/kl/{kl}/ack", data={"csrf": stolen}).status_code == 403
+    fresh = client(hub)
+    fresh.get("/console/login")
+    refused = fresh.post("/console/login", data={"name": "root", "password": PASSWORD})
+    assert refused.status_code == 403 and "console" not in refused.cookies
+
+
+def test_sign_in_is_throttled_per_name_and_a_wrong_password_says_nothing_more(hub):
+    hub.cli(
+        "hub",
+        "user",
+        "add",
+        "victim",
+        "--role",
+        "staff",
+        "--site",
+        "kl",
+        "--password-file",
+        str(hub.config.parent / "pw"),
+    )
+    browser = client(hub)
+    page = browser.get("/console/login")
+    statuses = []
+    for _ in range(6):
+        answer = browser.post(
+            "/console/login",
+            data={"csrf": csrf_of(page.text), "name": "victim", "password": "wrong password"},
+        )
+        statuses.append(answer.status_code)
+    assert statuses[:5] == [401] * 5 and statuses[5] == 429
+    assert "too many failed sign-ins" in answer.text
+    unknown = browser.post(
+        "/console/login",
+        data={"csrf": csrf_of(page.text), "name": "nobody-here", "password": "wrong password"},
+    )
+    assert unknown.status_code == 401 and "wrong name or password" in unknown.text
+    # The right password waits too, until the window passes.
+    right = browser.post(
+        "/console/login", data={"csrf": csrf_of(page.text), "name": "victim", "password": PASSWORD}
+    )
+    assert right.status_code == 429
+
+
+def test_sessions_are_server_side_and_end_on_sign_out_removal_and_new_password(hub):
+    browser, csrf = sign_in(hub, "emre")
+    cookie = browser.cookies["sc_console"]
+    headers = browser.get("/console/").headers
+    assert "script-src 'self'" in headers["content-security-policy"]
+    assert headers["cache-control"] == "no-store" and headers["x-frame-options"] == "DENY"
+    assert browser.post("/console/logout", data={"csrf": csrf}).status_code == 303
+    replay = client(hub)
+    replay.cookies.set("sc_console", cookie)
+    assert replay.get("/console/").status_code == 303  # the old cookie is worth nothing
+    browser, _ = sign_in(hub, "emre")
+    hub.cli("hub", "user", "passwd", "emre", "--password-file", str(hub.config.parent / "pw"))
+    assert browser.get("/console/").status_code == 303
+    browser, _ = sign_in(hub, "emre")
+    hub.cli("hub", "user", "remove", "emre")
+    assert browser.get("/console/").status_code == 303
+    hub.cli(
+        "hub",
+        "user",
+        "add",
+        "emre",
+        "--role",
+        "manager",
+        "--site",
+        "istanbul",
+        "--password-file",
+        str(hub.config.parent / "pw"),
+    )
+
+
+def test_one_address_spraying_names_is_made_to_wait(tmp_path):
+    (tmp_path / "hub.toml").write_text(CONFIG)
+    process = HubProcess(tmp_path / "hub.toml", tmp_path / "hub").start()
+    try:
+        browser = client(process)
+        token = csrf_of(browser.get("/console/login").text)
+        statuses = [
+            browser.post(
+                "/console/login", data={"csrf": token, "name": f"guess{i}", "password": "x" * 12}
+            ).status_code
+            for i in range(25)
+        ]
+        assert statuses[:20] == [401] * 20 and statuses[-3:] == [429] * 3, statuses
+        last = browser.post(
+            "/console/login", data={"csrf": token, "name": "guess", "password": "x" * 12}
+        )
+        assert int(last.headers["retry-after"]) >= 1
+    finally:
+        process.stop()
