@@ -28,6 +28,7 @@ from servicecycle.core.rules import site_ruleset
 
 from . import render
 from .config import config
+from .console import console
 from .hub import hub, join_command, ship
 from .importing import import_command
 from .kiosk import kiosk
@@ -382,6 +383,7 @@ cli.add_command(rules)
 cli.add_command(alerts)
 cli.add_command(plugin)
 cli.add_command(survey)
+cli.add_command(console)
 cli.add_command(report)
 cli.add_command(kiosk)
 cli.add_command(hub)

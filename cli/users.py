@@ -29,7 +29,8 @@ def _password(name: str, password_file: Path | None) -> str:
             lines = password_file.read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError) as exc:
             raise click.BadParameter(
-                f"cannot read {printable(str(password_file))}: {exc}", param_hint="--password-file"
+                f"cannot read {printable(str(password_file))}: {printable(str(exc))}",
+                param_hint="--password-file",
             ) from None
         if not lines or not lines[0]:
             raise click.BadParameter(
@@ -79,7 +80,7 @@ def add(
     with _book(state) as book:
         UserBook.check(name, role, site, region)  # a wrong name or scope before the password
         made = book.add(name, role, _password(name, password_file), site=site, region=region)
-    click.echo(f"added {printable(made.name)}: {made.role.value} of {printable(made.scope)}")
+    click.echo(f"added {printable(made.name)}: {printable(made.role)} of {printable(made.scope)}")
 
 
 @user.command(name="list")
@@ -99,7 +100,7 @@ def list_users(state: Any, as_json: bool) -> None:
     if not found:
         click.echo("No users yet: `servicecycle hub user add NAME --role admin` makes the first.")
     for u in found:
-        click.echo(f"{printable(u.name)}  {u.role.value}  {printable(u.scope)}")
+        click.echo(f"{printable(u.name)}  {printable(u.role)}  {printable(u.scope)}")
 
 
 @user.command(name="remove")

@@ -19,8 +19,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
-from servicecycle.core import Hub
 from servicecycle.console import create_console
+from servicecycle.core import Hub
 from servicecycle.survey import create_app as create_survey_app
 from servicecycle.survey.security import RateLimiter
 

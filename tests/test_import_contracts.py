@@ -121,7 +121,10 @@ def test_the_architecture_tests_and_the_contracts_agree(contract):
     found = {c["id"]: c for c in config()["contracts"]}[contract]
     if contract == "core-is-independent":
         assert set(found["forbidden_modules"]) == {
-            *(f"servicecycle.{n}" for n in ("kiosk", "cli", "plugins", "survey", "hub", "console", "testing")),
+            *(
+                f"servicecycle.{n}"
+                for n in ("kiosk", "cli", "plugins", "survey", "hub", "console", "testing")
+            ),
             *("textual", "starlette", "uvicorn", "jinja2"),
         }
     else:

@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SERVERS = {
     "servicecycle survey serve": ("127.0.0.1", 8765, "/healthz"),
     "servicecycle hub serve": ("127.0.0.1", 8780, "/api/v1/health"),
+    "servicecycle console serve": ("127.0.0.1", 8790, "/console/login"),
 }
 
 
