@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ import click
 
 from servicecycle.core import printable
 from servicecycle.core.duration import format_duration, parse_duration
-from servicecycle.core.fleet import Hub, KioskEntry, Shipper, ShipperBusy, join, load_membership
+from servicecycle.core.fleet import Hub, Shipper, ShipperBusy, join, load_membership
 
 from . import render
 from .options import refuse
@@ -163,35 +162,6 @@ def revoke(state: Any, kiosk: str, site: str | None) -> None:
         click.echo(f"revoked {printable(entry.name)} (epoch {entry.epoch:d})")
 
 
-def _entry_json(entry: KioskEntry, region: str | None, tolerance: float) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "site": entry.site,
-        "region": region,
-        "kiosk": entry.kiosk,
-        "epoch": entry.epoch,
-        "state": "revoked"
-        if entry.revoked
-        else ("enrolled" if entry.last_contact else "never seen"),
-    }
-    for name in ("enrolled", "revoked", "last_contact", "offline_since"):
-        value = getattr(entry, name)
-        data[name] = datetime.fromtimestamp(value, UTC).isoformat() if value else None
-    data.update(
-        clock_offset_seconds=None if entry.clock_offset is None else round(entry.clock_offset, 3),
-        clock_flagged=entry.clock_offset is not None and abs(entry.clock_offset) > tolerance,
-        backlog=entry.backlog,
-        version=entry.version,
-        cycle=entry.cycle,
-        moment=entry.moment,
-        accepted=entry.accepted,
-        duplicates=entry.duplicates,
-        refused=entry.refused,
-        set_aside=entry.set_aside,
-        last_refusal=entry.last_refusal,
-    )
-    return data
-
-
 def _ago(value: float | None) -> str:
     if value is None:
         return "never"
@@ -224,7 +194,7 @@ def kiosks(
         the_hub.registry.close()
     tolerance = the_hub.tolerance
     if as_json:
-        rows = [_entry_json(e, the_hub.chain.region_of.get(e.site), tolerance) for e in entries]
+        rows = [e.to_json(the_hub.chain.region_of.get(e.site), tolerance) for e in entries]
         click.echo(json.dumps({"kiosks": rows}, indent=2, ensure_ascii=False))
         return
     out = render.console()

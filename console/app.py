@@ -18,14 +18,12 @@ from urllib.parse import parse_qs, quote
 
 import jinja2
 from starlette.applications import Starlette
-from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from servicecycle.core import (
     SILENCE_CHOICES,
@@ -33,6 +31,7 @@ from servicecycle.core import (
     AlertDesk,
     Chain,
     Forbidden,
+    KioskDesk,
     Runtime,
     ServiceCycleError,
     Session,
@@ -40,7 +39,12 @@ from servicecycle.core import (
     UserBook,
     printable,
 )
-from servicecycle.survey.security import SECURITY_HEADERS, Csrf, RateLimiter, read_body
+from servicecycle.survey.security import (
+    Csrf,
+    RateLimiter,
+    SecurityHeadersMiddleware,
+    read_body,
+)
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +63,7 @@ def create_console(runtime: Runtime, state_dir: Path, chain: Chain | None = None
     users = UserBook(state_dir)
     sessions = SessionBook(state_dir)
     desk = AlertDesk(runtime, chain)
+    kiosk_desk = KioskDesk(runtime, chain, state_dir)
     # Sign-in forms made before a restart expire with it (they ask to sign in again).
     login_csrf = Csrf(secrets.token_bytes(32))
     failures = RateLimiter(LOGIN_FAILURES)
@@ -188,6 +193,27 @@ def create_console(runtime: Runtime, state_dir: Path, chain: Chain | None = None
             notice=request.query_params.get("done", ""),
         )
 
+    async def kiosks(request: Request) -> Response:
+        session = session_of(request)
+        if session is None:
+            return to_login(request)
+        sites = wanted_sites(request, session)
+        return page(
+            request,
+            "kiosks.html",
+            session=session,
+            user=session.user,
+            kiosks=kiosk_desk.kiosks(session.user, sites),
+            site=(sites or [None])[0],
+            visible=session.user.sites(chain),
+        )
+
+    async def kiosks_json(request: Request) -> Response:
+        session = session_of(request)
+        if session is None:
+            return JSONResponse({"error": "sign in first"}, status_code=401)
+        return JSONResponse(kiosk_desk.kiosks(session.user, wanted_sites(request, session)))
+
     async def alerts_json(request: Request) -> Response:
         session = session_of(request)
         if session is None:
@@ -257,10 +283,12 @@ def create_console(runtime: Runtime, state_dir: Path, chain: Chain | None = None
             Route("/login", login, methods=["GET", "POST"]),
             Route("/logout", logout, methods=["POST"]),
             Route("/api/alerts", alerts_json, methods=["GET"]),
+            Route("/kiosks", kiosks, methods=["GET"]),
+            Route("/api/kiosks", kiosks_json, methods=["GET"]),
             Route("/alerts/{site}/{alert}/{action}", act, methods=["POST"]),
             Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
         ],
-        middleware=[Middleware(ConsoleHeaders)],
+        middleware=[Middleware(SecurityHeadersMiddleware, overrides=CONSOLE_HEADERS)],
         exception_handlers={
             HTTPException: http_error,
             ServiceCycleError: refused,
@@ -269,9 +297,9 @@ def create_console(runtime: Runtime, state_dir: Path, chain: Chain | None = None
     )
 
 
-#: The survey's headers, but the console runs its own script (and nothing else's).
+#: Where the console's headers differ from the survey's: it runs its own script (and
+#: nothing else's), and nothing it serves is cached.
 CONSOLE_HEADERS = {
-    **SECURITY_HEADERS,
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
         "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "
@@ -279,24 +307,3 @@ CONSOLE_HEADERS = {
     ),
     "Cache-Control": "no-store",
 }
-
-
-class ConsoleHeaders:
-    """Every console response: locked down, never cached (pages hold guests' data)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in CONSOLE_HEADERS.items():
-                    headers[name] = value
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)

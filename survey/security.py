@@ -73,10 +73,15 @@ def with_security_headers(headers: MutableHeaders, path: str) -> None:
 
 
 class SecurityHeadersMiddleware:
-    """Adds :data:`SECURITY_HEADERS` and the cache policy to every response."""
+    """Adds :data:`SECURITY_HEADERS` and the cache policy to every response.
 
-    def __init__(self, app: ASGIApp) -> None:
+    ``overrides``: headers another app of ours sets differently (the console
+    runs its own script, so its content security policy allows it).
+    """
+
+    def __init__(self, app: ASGIApp, overrides: dict[str, str] | None = None) -> None:
         self.app = app
+        self.overrides = overrides or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -85,7 +90,10 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                with_security_headers(MutableHeaders(scope=message), scope.get("path", ""))
+                headers = MutableHeaders(scope=message)
+                with_security_headers(headers, scope.get("path", ""))
+                for name, value in self.overrides.items():
+                    headers[name] = value
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -129,6 +129,23 @@ def test_every_route_as_every_role(hub, name):
         else:
             assert page.status_code == (200 if allowed else 403), (name, site)
             assert api.status_code == (200 if allowed else 403), (name, site)
+        kiosks = browser.get("/console/kiosks", params={"site": site})
+        kiosks_api = browser.get("/console/api/kiosks", params={"site": site})
+        if name is None:
+            assert kiosks.status_code == 303 and kiosks_api.status_code == 401
+        else:
+            may = allowed and USERS[name][0] != "staff"  # staff see alerts, not kiosks
+            assert kiosks.status_code == (200 if may else 403), (name, site)
+            assert kiosks_api.status_code == (200 if may else 403), (name, site)
+            if may and site in ids:
+                [entry] = kiosks_api.json()
+                assert (entry["site"], entry["kiosk"], entry["state"]) == (
+                    site,
+                    "lobby",
+                    "enrolled",
+                )
+                assert entry["last_contact"] and entry["clock_flagged"] is False
+                assert f'id="kiosk-{site}-lobby"' in kiosks.text
         if site not in ids:
             continue
         # Acting on another site's alert is refused even with the id in hand.

@@ -5,7 +5,7 @@ region or a site; staff: one site). Everything a console page shows is
 filtered through :meth:`User.sites`, so a page of site A cannot leak site B.
 """
 
-from .desk import SILENCE_CHOICES, AlertDesk, Forbidden, SiteAlert
+from .desk import SILENCE_CHOICES, AlertDesk, Forbidden, KioskDesk, SiteAlert
 from .roles import ROLES, Role, User
 from .sessions import Session, SessionBook
 from .users import AccessError, UserBook
@@ -16,6 +16,7 @@ __all__ = [
     "AccessError",
     "AlertDesk",
     "Forbidden",
+    "KioskDesk",
     "Role",
     "Session",
     "SessionBook",

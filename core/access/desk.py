@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..alert import Alert, AlertState
 from ..rules.book import AlertBook
@@ -114,3 +115,30 @@ class AlertDesk:
     def _may_act(user: User) -> None:
         if not user.can("act"):
             raise Forbidden(f"{user.name} may not act on alerts")
+
+
+class KioskDesk:
+    """The kiosks of the sites a user may see, and their health (managers and admins)."""
+
+    def __init__(self, runtime: Runtime, chain: Chain, state_dir: Path) -> None:
+        from ..fleet.registry import KioskRegistry
+
+        self.chain = chain
+        self.registry = KioskRegistry(state_dir)
+        self.tolerance = runtime.config.hub.clock_tolerance.total_seconds()
+
+    def kiosks(self, user: User, sites: list[str] | None = None) -> list[dict[str, Any]]:
+        """Each kiosk's latest epoch, as `hub kiosks --json` gives it."""
+        if not user.can("kiosks"):
+            raise Forbidden(f"{user.name} may not see kiosks")
+        chosen = sites if sites is not None else user.sites(self.chain)
+        for site in chosen:
+            if not user.may_see(self.chain, site):
+                raise Forbidden(f"{user.name} may not see site {site!r}")
+        latest: dict[tuple[str, str], Any] = {}
+        for entry in self.registry.kiosks():
+            if entry.site in chosen:
+                latest[(entry.site, entry.kiosk)] = entry  # epochs come in order
+        return [
+            e.to_json(self.chain.region_of.get(e.site), self.tolerance) for e in latest.values()
+        ]

@@ -19,6 +19,7 @@ import sqlite3
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +81,35 @@ class KioskEntry:
     @property
     def name(self) -> str:
         return f"{self.site}/{self.kiosk}"
+
+    def to_json(self, region: str | None, tolerance: float) -> dict[str, Any]:
+        """As `hub kiosks --json` and the console show it (times in ISO 8601, UTC)."""
+        data: dict[str, Any] = {
+            "site": self.site,
+            "region": region,
+            "kiosk": self.kiosk,
+            "epoch": self.epoch,
+            "state": "revoked"
+            if self.revoked
+            else ("enrolled" if self.last_contact else "never seen"),
+        }
+        for name in ("enrolled", "revoked", "last_contact", "offline_since"):
+            value = getattr(self, name)
+            data[name] = datetime.fromtimestamp(value, UTC).isoformat() if value else None
+        data.update(
+            clock_offset_seconds=None if self.clock_offset is None else round(self.clock_offset, 3),
+            clock_flagged=self.clock_offset is not None and abs(self.clock_offset) > tolerance,
+            backlog=self.backlog,
+            version=self.version,
+            cycle=self.cycle,
+            moment=self.moment,
+            accepted=self.accepted,
+            duplicates=self.duplicates,
+            refused=self.refused,
+            set_aside=self.set_aside,
+            last_refusal=self.last_refusal,
+        )
+        return data
 
 
 def digest(secret: str) -> str:
