@@ -30,6 +30,7 @@ from servicecycle.core import (
     AccessError,
     AlertDesk,
     Chain,
+    FollowUpDesk,
     Forbidden,
     KioskDesk,
     Runtime,
@@ -64,6 +65,7 @@ def create_console(runtime: Runtime, state_dir: Path, chain: Chain | None = None
     sessions = SessionBook(state_dir)
     desk = AlertDesk(runtime, chain)
     kiosk_desk = KioskDesk(runtime, chain, state_dir)
+    followup_desk = FollowUpDesk(runtime, chain)
     # Sign-in forms made before a restart expire with it (they ask to sign in again).
     login_csrf = Csrf(secrets.token_bytes(32))
     failures = RateLimiter(LOGIN_FAILURES)
@@ -208,6 +210,37 @@ def create_console(runtime: Runtime, state_dir: Path, chain: Chain | None = None
             visible=session.user.sites(chain),
         )
 
+    async def followups(request: Request) -> Response:
+        session = session_of(request)
+        if session is None:
+            return to_login(request)
+        sites = wanted_sites(request, session)
+        return page(
+            request,
+            "followups.html",
+            session=session,
+            user=session.user,
+            followups=followup_desk.followups(session.user, sites),
+            site=(sites or [None])[0],
+            visible=session.user.sites(chain),
+            notice=request.query_params.get("done", ""),
+        )
+
+    async def followup_step(request: Request) -> Response:
+        session = session_of(request)
+        if session is None:
+            return to_login(request)
+        form = await form_of(request)
+        if not session.csrf_ok(form.get("csrf")):
+            raise HTTPException(403, "the form expired; reload the page")
+        site, answer = request.path_params["site"], request.path_params["answer"]
+        done = followup_desk.step(session.user, site, answer, request.path_params["step"])
+        log.info("console: %s %s follow-up %s at %s", session.user.name, done.state, answer, site)
+        root = request.scope.get("root_path", "")
+        return RedirectResponse(
+            f"{root}/followups?done={quote(f'follow-up {done.state}')}", status_code=303
+        )
+
     async def kiosks_json(request: Request) -> Response:
         session = session_of(request)
         if session is None:
@@ -284,6 +317,8 @@ def create_console(runtime: Runtime, state_dir: Path, chain: Chain | None = None
             Route("/logout", logout, methods=["POST"]),
             Route("/api/alerts", alerts_json, methods=["GET"]),
             Route("/kiosks", kiosks, methods=["GET"]),
+            Route("/followups", followups, methods=["GET"]),
+            Route("/followups/{site}/{answer}/{step}", followup_step, methods=["POST"]),
             Route("/api/kiosks", kiosks_json, methods=["GET"]),
             Route("/alerts/{site}/{alert}/{action}", act, methods=["POST"]),
             Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),

@@ -14,6 +14,7 @@ import time
 import httpx
 import pytest
 
+from servicecycle.core import RatingFilter, Runtime, record_answer
 from tests.fleet import HubProcess, Kiosk
 
 CONFIG = """
@@ -79,6 +80,22 @@ def hub(tmp_path_factory):
         time.sleep(0.5)
     else:
         raise AssertionError(f"alerts did not fire: {process.alerts()}")
+    # Follow-up answers, as the hub's survey pages store them: a comment and a call-back
+    # request at kl, a comment alone at istanbul.
+    runtime = Runtime.open(process.config, data_dir=process.data_dir)
+    try:
+        ratings = {r.site: r for r in runtime.site_store.ratings.query(RatingFilter())}
+        record_answer(
+            runtime,
+            ratings["kl"],
+            {},
+            "The queue was long",
+            "+60 12 345 6789",
+            contact_consent=True,
+        )
+        record_answer(runtime, ratings["istanbul"], {}, "Kimse yoktu")
+    finally:
+        runtime.close()
     yield process
     process.stop()
 
@@ -146,6 +163,11 @@ def test_every_route_as_every_role(hub, name):
                 )
                 assert entry["last_contact"] and entry["clock_flagged"] is False
                 assert f'id="kiosk-{site}-lobby"' in kiosks.text
+        followups = browser.get("/console/followups", params={"site": site})
+        if name is None:
+            assert followups.status_code == 303
+        else:
+            assert followups.status_code == (200 if allowed else 403), (name, site)
         if site not in ids:
             continue
         # Acting on another site's alert is refused even with the id in hand.
@@ -274,3 +296,26 @@ def test_one_address_spraying_names_is_made_to_wait(tmp_path):
         assert int(last.headers["retry-after"]) >= 1
     finally:
         process.stop()
+
+
+def test_a_follow_up_is_taken_and_closed_and_comments_show_only_to_managers(hub):
+    staff, staff_csrf = sign_in(hub, "siti")
+    page = staff.get("/console/followups").text
+    assert "+60 12 345 6789" in page and "The queue was long" not in page  # no comments
+    assert "Kimse yoktu" not in page  # another site's
+    answer = re.search(r'id="followup-([0-9a-f]+)"', page).group(1)
+    manager, manager_csrf = sign_in(hub, "ana")
+    assert "The queue was long" in manager.get("/console/followups").text
+    other, other_csrf = sign_in(hub, "emre")
+    refused = other.post(f"/console/followups/kl/{answer}/take", data={"csrf": other_csrf})
+    assert refused.status_code == 403
+    took = staff.post(f"/console/followups/kl/{answer}/take", data={"csrf": staff_csrf})
+    assert took.status_code == 303
+    assert "taken by siti" in staff.get("/console/followups?site=kl").text
+    again = manager.post(f"/console/followups/kl/{answer}/take", data={"csrf": manager_csrf})
+    assert again.status_code == 400 and "is taken (by siti)" in again.text
+    closed = manager.post(f"/console/followups/kl/{answer}/close", data={"csrf": manager_csrf})
+    assert closed.status_code == 303
+    assert "closed by ana" in staff.get("/console/followups?site=kl").text
+    bad = manager.post(f"/console/followups/kl/{answer}/reopen", data={"csrf": manager_csrf})
+    assert bad.status_code == 400 and "not one of: take, close" in bad.text

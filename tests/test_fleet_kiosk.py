@@ -59,8 +59,9 @@ async def test_a_fleet_kiosk_ships_shows_the_line_and_keeps_taps_while_the_hub_i
             await app.reset()
             screen = await staff_menu(pilot)
             status = screen.query_one("#hub-status", Static)
-            await wait_for(pilot, lambda: "connected" in str(status.render()))
-            assert "0 waiting" in str(status.render())
+            await wait_for(
+                pilot, lambda: "connected · 0 waiting" in str(status.render()), timeout=10
+            )
             await pilot.press("escape")
             await on_screen(pilot, AttractScreen)
             hub.kill()
@@ -71,7 +72,15 @@ async def test_a_fleet_kiosk_ships_shows_the_line_and_keeps_taps_while_the_hub_i
             screen = await staff_menu(pilot)
             status = screen.query_one("#hub-status", Static)
             await wait_for(pilot, lambda: "OFFLINE since" in str(status.render()), timeout=20)
-            assert "1 record(s) waiting" in str(status.render())
+            # What waits is every change after the shipper's cursor: the new tap, and any
+            # change the hub had not taken before it went (the first tap's reason, maybe).
+            shipper = app.session.shipper
+            feed = app.session.runtime.site_store.changes
+            waiting = feed.changes(shipper.cursor, limit=100)
+            assert 4 in {c.rating.score for c in waiting}
+            await wait_for(
+                pilot, lambda: f"{len(waiting)} record(s) waiting" in str(status.render())
+            )
         stored = list(app.session.runtime.site_store.ratings.query())
         assert len(stored) == 2  # nothing lost on the kiosk
     finally:

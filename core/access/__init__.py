@@ -6,6 +6,7 @@ filtered through :meth:`User.sites`, so a page of site A cannot leak site B.
 """
 
 from .desk import SILENCE_CHOICES, AlertDesk, Forbidden, KioskDesk, SiteAlert
+from .followups import FollowUp, FollowUpDesk
 from .roles import ROLES, Role, User
 from .sessions import Session, SessionBook
 from .users import AccessError, UserBook
@@ -15,6 +16,8 @@ __all__ = [
     "SILENCE_CHOICES",
     "AccessError",
     "AlertDesk",
+    "FollowUp",
+    "FollowUpDesk",
     "Forbidden",
     "KioskDesk",
     "Role",
