@@ -205,6 +205,7 @@ def test_init_systemd_writes_the_units_each_checking_the_config_first(tmp_path):
     names = sorted(p.name for p in units.iterdir())
     assert names == [
         "servicecycle-alerts.service",
+        "servicecycle-console.service",
         "servicecycle-hub.service",
         "servicecycle-kiosk@.service",
         "servicecycle-survey.service",

@@ -191,6 +191,7 @@ def test_the_units_it_carries_run_its_commands(installed):
             "servicecycle-survey.service",
             "servicecycle-alerts.service",
             "servicecycle-hub.service",
+            "servicecycle-console.service",
         ]
         done = subprocess.run(
             [analyze, "verify", "--man=no", *(f"./{n}" for n in names)],
