@@ -50,6 +50,7 @@ from servicecycle.core.fleet.ingest import Ingest  # noqa: E402
 from servicecycle.core.fleet.shipper import BACKOFF_CAP, BACKOFF_FIRST  # noqa: E402
 from servicecycle.core.fleet.wire import SHIP_PATH, Unreachable, post  # noqa: E402
 from servicecycle.core.store.engines import open_store  # noqa: E402
+from tests.fleet import free_port  # noqa: E402
 from tests.pg import find_bin, fresh_database, remove_server, start_server  # noqa: E402
 
 CLI = str(Path(sys.executable).with_name("servicecycle"))
@@ -66,14 +67,6 @@ MOMENTS = [
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # -- the hub -------------------------------------------------------------------------------

@@ -12,6 +12,8 @@ import click
 from servicecycle.core import printable
 from servicecycle.core.fleet.hub import state_dir
 
+from .options import forwarded_option, host_option, port_option
+
 
 @click.group()
 def console() -> None:
@@ -19,15 +21,9 @@ def console() -> None:
 
 
 @console.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8790, show_default=True, type=click.IntRange(1, 65535))
-@click.option(
-    "--forwarded-allow-ips",
-    default="127.0.0.1",
-    show_default=True,
-    metavar="IPS",
-    help="Reverse proxies whose X-Forwarded-* headers are trusted ('*' = any).",
-)
+@host_option
+@port_option(8790)
+@forwarded_option
 @click.pass_obj
 def serve(state: Any, host: str, port: int, forwarded_allow_ips: str) -> None:
     """Serve the console at http://HOST:PORT/console/ until Ctrl+C (users: `hub user add`)."""

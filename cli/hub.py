@@ -19,7 +19,7 @@ from servicecycle.core.duration import format_duration, parse_duration
 from servicecycle.core.fleet import Hub, Shipper, ShipperBusy, join, load_membership
 
 from . import render
-from .options import refuse
+from .options import forwarded_option, host_option, port_option, refuse
 from .users import user
 
 
@@ -36,8 +36,8 @@ hub.add_command(user)
 
 
 @hub.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8780, show_default=True, type=click.IntRange(1, 65535))
+@host_option
+@port_option(8780)
 @click.option(
     "--public-url",
     metavar="URL",
@@ -49,13 +49,7 @@ hub.add_command(user)
 @click.option(
     "--keyfile", type=click.Path(exists=True, dir_okay=False), help="TLS private key (PEM)."
 )
-@click.option(
-    "--forwarded-allow-ips",
-    default="127.0.0.1",
-    show_default=True,
-    metavar="IPS",
-    help="Reverse proxies whose X-Forwarded-* headers are trusted ('*' = any).",
-)
+@forwarded_option
 @click.option(
     "--no-notify", is_flag=True, help="Run the rules but deliver no notification (a trial run)."
 )

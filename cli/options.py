@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
-from typing import NoReturn
+from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
 
 import click
@@ -214,3 +214,24 @@ def refuse_unknown(
             if kind == "moment" and cycle is not None:
                 problem, allowed = f"is not a moment of {cycle!r}", "its moments"
             refuse(hint, value, problem, allowed, sorted(known[kind]))
+
+
+# -- the servers' options (survey serve, hub serve, console serve) -------------------------
+
+host_option = click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on. Keep 127.0.0.1 behind a reverse proxy on this machine.",
+)
+forwarded_option = click.option(
+    "--forwarded-allow-ips",
+    default="127.0.0.1",
+    show_default=True,
+    metavar="IPS",
+    help="Comma-separated proxy addresses whose X-Forwarded-* headers are trusted ('*' = any).",
+)
+
+
+def port_option(default: int) -> Any:
+    return click.option("--port", default=default, show_default=True, type=click.IntRange(1, 65535))

@@ -63,22 +63,6 @@ def _zone(state: object) -> ZoneInfo:
     return state.runtime.config.site.zone  # type: ignore[attr-defined]
 
 
-def _alert_json(alert: Alert) -> dict[str, Any]:
-    """One alert as `alerts list --json`, `alerts ack --json` and `alerts run --json` give it."""
-    return {
-        "id": alert.short_id,
-        "fingerprint": alert.fingerprint,
-        "state": str(alert.state),
-        "rule": alert.rule,
-        "severity": alert.severity,
-        "key": dict(alert.key),
-        "since": alert.since.isoformat(),
-        "summary": alert.summary,
-        "response": alert.response,
-        "acknowledged_by": alert.acknowledged_by,
-    }
-
-
 def _silence_json(item: Silence, now: datetime) -> dict[str, Any]:
     """One silence as the `alerts silence ... --json` commands give it."""
     return {
@@ -414,7 +398,7 @@ def list_alerts(
     if as_json:
         for fault in faults:  # on stderr, so the output stays one JSON list
             err.print(_fault_line(fault))
-        _echo_json([_alert_json(a) for a in current])
+        _echo_json([a.to_json() for a in current])
         return
     for fault in faults:
         out.print(_fault_line(fault))
@@ -451,7 +435,7 @@ def ack(state: object, alert_id: str, by: str, note: str, as_json: bool) -> None
     """Acknowledge ALERT_ID (the short id from `servicecycle alerts`): repeats stop."""
     alert = AlertBook(state.runtime.site_store).acknowledge(alert_id, by, note)  # type: ignore[attr-defined]
     if as_json:
-        _echo_json({**_alert_json(alert), "note": note})
+        _echo_json({**alert.to_json(), "note": note})
         return
     out.print(
         f"acknowledged {printable(alert.short_id)} {printable(alert.rule)} by {printable(by)}"
@@ -516,7 +500,7 @@ def run(state: object, interval: float, once: bool, as_json: bool) -> None:
                     _echo_json(
                         [
                             {
-                                **_alert_json(alert),
+                                **alert.to_json(),
                                 "previous": str(previous) if previous else None,
                                 "at": now.isoformat(),
                             }

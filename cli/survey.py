@@ -6,6 +6,8 @@ import click
 
 from servicecycle.core import ServiceCycleError, SurveyTokens, printable, survey_url
 
+from .options import forwarded_option, host_option, port_option
+
 
 @click.group()
 def survey() -> None:
@@ -13,13 +15,8 @@ def survey() -> None:
 
 
 @survey.command()
-@click.option(
-    "--host",
-    default="127.0.0.1",
-    show_default=True,
-    help="Address to listen on. Keep 127.0.0.1 behind a reverse proxy on this machine.",
-)
-@click.option("--port", default=8765, show_default=True, type=click.IntRange(1, 65535))
+@host_option
+@port_option(8765)
 @click.option(
     "--root-path",
     default="",
@@ -32,13 +29,7 @@ def survey() -> None:
     show_default=True,
     help="Trust X-Forwarded-For/-Proto from --forwarded-allow-ips (client address, https).",
 )
-@click.option(
-    "--forwarded-allow-ips",
-    default="127.0.0.1",
-    show_default=True,
-    metavar="IPS",
-    help="Comma-separated proxy addresses whose X-Forwarded-* headers are trusted ('*' = any).",
-)
+@forwarded_option
 @click.option(
     "--rate-limit",
     default=30,

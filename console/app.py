@@ -168,130 +168,109 @@ def create_console(runtime: Runtime, state_dir: Path, chain: Chain | None = None
 
     # -- alerts ------------------------------------------------------------------------
 
-    def wanted_sites(request: Request, session: Session) -> list[str] | None:
+    def wanted_sites(request: Request) -> list[str] | None:
+        """``?site=S`` as a choice of sites; the desks refuse one the user may not see."""
         site = request.query_params.get("site")
-        if not site:
-            return None
-        if not session.user.may_see(chain, site):
-            raise HTTPException(403, f"you may not see site {site}")
-        return [site]
+        return [site] if site else None
 
-    async def alerts(request: Request) -> Response:
-        session = session_of(request)
-        if session is None:
-            return to_login(request)
-        sites = wanted_sites(request, session)
-        found = desk.alerts(session.user, sites)
-        name = "alert_list.html" if request.query_params.get("part") == "list" else "alerts.html"
-        return page(
-            request,
-            name,
-            session=session,
-            user=session.user,
-            alerts=found,
-            site=(sites or [None])[0],
-            visible=session.user.sites(chain),
-            periods=list(SILENCE_CHOICES),
-            notice=request.query_params.get("done", ""),
-        )
+    def signed_in(request: Request) -> Session | Response:
+        """The request's session, or the way to the sign-in page."""
+        return session_of(request) or to_login(request)
 
-    async def kiosks(request: Request) -> Response:
-        session = session_of(request)
-        if session is None:
-            return to_login(request)
-        sites = wanted_sites(request, session)
-        return page(
-            request,
-            "kiosks.html",
-            session=session,
-            user=session.user,
-            kiosks=kiosk_desk.kiosks(session.user, sites),
-            site=(sites or [None])[0],
-            visible=session.user.sites(chain),
-        )
-
-    async def followups(request: Request) -> Response:
-        session = session_of(request)
-        if session is None:
-            return to_login(request)
-        sites = wanted_sites(request, session)
-        return page(
-            request,
-            "followups.html",
-            session=session,
-            user=session.user,
-            followups=followup_desk.followups(session.user, sites),
-            site=(sites or [None])[0],
-            visible=session.user.sites(chain),
-            notice=request.query_params.get("done", ""),
-        )
-
-    async def followup_step(request: Request) -> Response:
+    async def posted(request: Request) -> tuple[Session, dict[str, str]] | Response:
+        """The session and its form, its CSRF token checked (403 when it is not its own)."""
         session = session_of(request)
         if session is None:
             return to_login(request)
         form = await form_of(request)
         if not session.csrf_ok(form.get("csrf")):
             raise HTTPException(403, "the form expired; reload the page")
-        site, answer = request.path_params["site"], request.path_params["answer"]
-        done = followup_desk.step(session.user, site, answer, request.path_params["step"])
-        log.info("console: %s %s follow-up %s at %s", session.user.name, done.state, answer, site)
-        root = request.scope.get("root_path", "")
-        return RedirectResponse(
-            f"{root}/followups?done={quote(f'follow-up {done.state}')}", status_code=303
+        return session, form
+
+    def listing(request: Request, template: str, session: Session, **items: Any) -> Response:
+        """A page of one site or all the user's sites, with what every page shows."""
+        return page(
+            request,
+            template,
+            session=session,
+            user=session.user,
+            site=request.query_params.get("site") or None,
+            visible=session.user.sites(chain),
+            notice=request.query_params.get("done", ""),
+            **items,
         )
+
+    def unsigned() -> Response:
+        return JSONResponse({"error": "sign in first"}, status_code=401)
+
+    def done(request: Request, path: str, text: str) -> Response:
+        root = request.scope.get("root_path", "")
+        return RedirectResponse(f"{root}{path}?done={quote(text)}", status_code=303)
+
+    async def alerts(request: Request) -> Response:
+        session = signed_in(request)
+        if not isinstance(session, Session):
+            return session
+        found = desk.alerts(session.user, wanted_sites(request))
+        name = "alert_list.html" if request.query_params.get("part") == "list" else "alerts.html"
+        return listing(request, name, session, alerts=found, periods=list(SILENCE_CHOICES))
+
+    async def kiosks(request: Request) -> Response:
+        session = signed_in(request)
+        if not isinstance(session, Session):
+            return session
+        found = kiosk_desk.kiosks(session.user, wanted_sites(request))
+        return listing(request, "kiosks.html", session, kiosks=found)
+
+    async def followups(request: Request) -> Response:
+        session = signed_in(request)
+        if not isinstance(session, Session):
+            return session
+        found = followup_desk.followups(session.user, wanted_sites(request))
+        return listing(request, "followups.html", session, followups=found)
+
+    async def followup_step(request: Request) -> Response:
+        got = await posted(request)
+        if isinstance(got, Response):
+            return got
+        session, _ = got
+        site, answer = request.path_params["site"], request.path_params["answer"]
+        step = followup_desk.step(session.user, site, answer, request.path_params["step"])
+        log.info("console: %s %s follow-up %s at %s", session.user.name, step.state, answer, site)
+        return done(request, "/followups", f"follow-up {step.state}")
 
     async def kiosks_json(request: Request) -> Response:
         session = session_of(request)
         if session is None:
-            return JSONResponse({"error": "sign in first"}, status_code=401)
-        return JSONResponse(kiosk_desk.kiosks(session.user, wanted_sites(request, session)))
+            return unsigned()
+        return JSONResponse(kiosk_desk.kiosks(session.user, wanted_sites(request)))
 
     async def alerts_json(request: Request) -> Response:
         session = session_of(request)
         if session is None:
-            return JSONResponse({"error": "sign in first"}, status_code=401)
-        found = desk.alerts(session.user, wanted_sites(request, session))
-        return JSONResponse(
-            [
-                {
-                    "site": item.site,
-                    "id": item.alert.short_id,
-                    "fingerprint": item.alert.fingerprint,
-                    "rule": item.alert.rule,
-                    "state": item.alert.state.value,
-                    "severity": item.alert.severity,
-                    "summary": item.alert.summary,
-                    "response": item.alert.response,
-                    "since": item.alert.since.isoformat(),
-                    "acknowledged_by": item.alert.acknowledged_by,
-                }
-                for item in found
-            ]
-        )
+            return unsigned()
+        found = desk.alerts(session.user, wanted_sites(request))
+        return JSONResponse([{"site": item.site, **item.alert.to_json()} for item in found])
 
     async def act(request: Request) -> Response:
-        session = session_of(request)
-        if session is None:
-            return to_login(request)
-        form = await form_of(request)
-        if not session.csrf_ok(form.get("csrf")):
-            raise HTTPException(403, "the form expired; reload the page")
+        got = await posted(request)
+        if isinstance(got, Response):
+            return got
+        session, form = got
         site, fingerprint = request.path_params["site"], request.path_params["alert"]
         action = request.path_params["action"]
         if action == "ack":
             alert = desk.acknowledge(session.user, site, fingerprint, form.get("note", ""))
-            done = f"acknowledged {alert.short_id}"
+            text = f"acknowledged {alert.short_id}"
         elif action == "silence":
             silence = desk.silence(
                 session.user, site, fingerprint, form.get("period", ""), form.get("note", "")
             )
-            done = f"silenced until {silence.ends_at:%Y-%m-%d %H:%M} UTC"
+            text = f"silenced until {silence.ends_at:%Y-%m-%d %H:%M} UTC"
         else:
             raise HTTPException(404, "no such action")
-        log.info("console: %s %s at %s", session.user.name, done, site)
-        root = request.scope.get("root_path", "")
-        return RedirectResponse(f"{root}/?done={quote(done)}", status_code=303)
+        log.info("console: %s %s at %s", session.user.name, text, site)
+        return done(request, "/", text)
 
     # -- errors --------------------------------------------------------------------------
 

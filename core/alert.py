@@ -54,5 +54,20 @@ class Alert:
         """Labels for routing and silences: rule labels, key, ``alertname`` and ``severity``."""
         return {"alertname": self.rule, "severity": self.severity, **self.labels, **dict(self.key)}
 
+    def to_json(self) -> dict[str, Any]:
+        """As `alerts list --json` and the console's API give it."""
+        return {
+            "id": self.short_id,
+            "fingerprint": self.fingerprint,
+            "state": str(self.state),
+            "rule": self.rule,
+            "severity": self.severity,
+            "key": dict(self.key),
+            "since": self.since.isoformat(),
+            "summary": self.summary,
+            "response": self.response,
+            "acknowledged_by": self.acknowledged_by,
+        }
+
     def moved_to(self, state: AlertState, at: datetime, **changes: Any) -> Alert:
         return replace(self, state=state, since=at, **changes)

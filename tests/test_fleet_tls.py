@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import http.client
-import shutil
 import subprocess
 import time
 import urllib.error
 import urllib.request
 
 import pytest
+import trustme
 
 from servicecycle.core import ServiceCycleError
 from servicecycle.core.fleet import Shipper
@@ -17,39 +17,21 @@ from servicecycle.core.fleet import Shipper
 from .fleet import CLI, Kiosk, free_port, hub_config
 
 
-def self_signed(folder) -> tuple[str, str]:
-    cert, key = folder / "hub.pem", folder / "hub.key"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    return str(cert), str(key)
+def hub_certificate(folder) -> tuple[str, str, str]:
+    """A test CA (trustme) and the hub's certificate for 127.0.0.1: (CA, cert, key) files."""
+    ca = trustme.CA()
+    issued = ca.issue_cert("127.0.0.1")
+    paths = folder / "ca.pem", folder / "hub.pem", folder / "hub.key"
+    ca.cert_pem.write_to_path(str(paths[0]))
+    issued.cert_chain_pems[0].write_to_path(str(paths[1]))
+    issued.private_key_pem.write_to_path(str(paths[2]))
+    return str(paths[0]), str(paths[1]), str(paths[2])
 
 
-@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
 def test_a_kiosk_joins_and_ships_over_https_and_refuses_an_unknown_certificate(
     tmp_path, monkeypatch
 ):
-    cert, key = self_signed(tmp_path)
+    authority, cert, key = hub_certificate(tmp_path)
     config = hub_config(tmp_path / "hub.toml", sites={"grand-kl": ["lobby"]})
     port = free_port()
     base = [CLI, "--config", str(config), "--data-dir", str(tmp_path / "hub")]
@@ -78,7 +60,7 @@ def test_a_kiosk_joins_and_ships_over_https_and_refuses_an_unknown_certificate(
                     assert "CERTIFICATE_VERIFY_FAILED" in str(exc), exc
                     break
                 time.sleep(0.2)  # not listening yet
-        monkeypatch.setenv("SSL_CERT_FILE", cert)  # the kiosk trusts the hub's CA
+        monkeypatch.setenv("SSL_CERT_FILE", authority)  # the kiosk trusts the hub's CA
         kiosk.join(url, code)
         kiosk.tap(3)
         assert kiosk.ship() == 1

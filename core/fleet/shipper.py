@@ -176,12 +176,8 @@ class Shipper:
         if member is None:
             self.status.connected, self.status.last_error = False, "not joined to a hub"
             return StepResult(failed=True)
-        self._count_waiting()
         changes = self.feed.changes(self.cursor, limit=self.batch)
-        if len(changes) < self.batch:  # all that waits is in hand: the count is exact again
-            self._counted_cursor = changes[-1].cursor if changes else self.cursor
-            self._counted = self._acked + len(changes)
-            self.status.waiting = len(changes)
+        self._count_waiting(changes)
         now = time.time()
         if (
             not changes
@@ -274,14 +270,20 @@ class Shipper:
         delay = random.uniform(BACKOFF_FIRST, max(BACKOFF_FIRST, ceiling))  # full jitter
         return max(delay, retry_after or 0.0)
 
-    def _count_waiting(self) -> None:
-        """Count what waits, a step at a time, without reading the feed twice per step."""
-        if self._acked > self._counted:
-            self._counted_cursor, self._counted = self.cursor, self._acked
-        found = self.feed.changes(self._counted_cursor, limit=COUNT_STEP)
-        if found:
-            self._counted_cursor = found[-1].cursor
-            self._counted += len(found)
+    def _count_waiting(self, batch: list[Change]) -> None:
+        """What waits, given this step's ``batch``: exactly that when it is all there is;
+        beyond a full batch, counted on from where the last count stopped, a step at a time
+        (a long backlog is not read whole every second)."""
+        if len(batch) < self.batch:
+            self._counted_cursor = batch[-1].cursor if batch else self.cursor
+            self._counted = self._acked + len(batch)
+        else:
+            if self._acked > self._counted:
+                self._counted_cursor, self._counted = self.cursor, self._acked
+            found = self.feed.changes(self._counted_cursor, limit=COUNT_STEP)
+            if found:
+                self._counted_cursor = found[-1].cursor
+                self._counted += len(found)
         self.status.waiting = max(0, self._counted - self._acked)
 
     # -- durable state ---------------------------------------------------------------------
