@@ -275,12 +275,34 @@ def fill_chain(url: str, moments: list[str], raw: int, say) -> dict:
                    suspect, reason, sum(n)
             FROM reason_days GROUP BY 1, 2, 3, 4, 5, 6, 7, 8"""
         )
+        say("the heat map's hours: each site-day spread over its opening hours 07-22")
+        conn.execute(
+            """INSERT INTO tally_hours (day, hour, site, cycle, language, suspect, scale,
+                   score, n)
+            SELECT day, h, site, cycle, language, suspect, scale, score,
+                   greatest(1, (sum(n) / 16)::bigint)
+            FROM tally_days, generate_series(7, 22) h
+            GROUP BY day, h, site, cycle, language, suspect, scale, score"""
+        )
+        conn.execute(
+            """INSERT INTO tally_chain_hours (day, hour, cycle, language, suspect, scale,
+                   score, n)
+            SELECT day, hour, cycle, language, suspect, scale, score, sum(n) FROM tally_hours
+            GROUP BY 1, 2, 3, 4, 5, 6, 7"""
+        )
         say("VACUUM ANALYZE")
         conn.execute("VACUUM ANALYZE")
         counted = conn.execute("SELECT sum(n) FROM tally_days").fetchone()[0]
         rows = {
             table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-            for table in ("tally_days", "tally_months", "tally_chain_days", "reason_days")
+            for table in (
+                "tally_days",
+                "tally_months",
+                "tally_chain_days",
+                "reason_days",
+                "tally_hours",
+                "tally_chain_hours",
+            )
         }
         return {
             "ratings_counted": int(counted),
@@ -338,7 +360,8 @@ def main() -> None:
             with psycopg.connect(urls[0], autocommit=True) as conn:
                 conn.execute(
                     "DROP TABLE IF EXISTS plain; TRUNCATE ratings, rating_ids, changes,"
-                    " tally_days, tally_months, tally_chain_days, reason_days, reason_months"
+                    " tally_days, tally_months, tally_chain_days, reason_days, reason_months,"
+                    " tally_hours, tally_chain_hours"
                 )
         chain = fill_chain(urls[1], moments, args.raw, say)
         say("timing reports")

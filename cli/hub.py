@@ -6,6 +6,7 @@ See docs/fleet.md.
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import time
@@ -17,10 +18,13 @@ import click
 from servicecycle.core import printable
 from servicecycle.core.duration import format_duration, parse_duration
 from servicecycle.core.fleet import Hub, Shipper, ShipperBusy, join, load_membership
+from servicecycle.core.fleet.registry import KioskEntry
+from servicecycle.core.fleet.settings import SettingsError, parse_languages
 
 from . import render
 from .options import forwarded_option, host_option, port_option, refuse
 from .users import user
+from .weekly import weekly_report
 
 
 def _hub(state: Any, public_url: str | None = None) -> Hub:
@@ -33,6 +37,7 @@ def hub() -> None:
 
 
 hub.add_command(user)
+hub.add_command(weekly_report)
 
 
 @hub.command()
@@ -203,6 +208,7 @@ def kiosks(
         render.Column("backlog", justify="right", keep=2),
         render.Column("clock", wrap=False, keep=1),
         render.Column("asks about", keep=4),
+        render.Column("set at the hub", keep=4),
         render.Column("version", keep=5),
         render.Column("refused", justify="right", keep=3),
     ]
@@ -221,12 +227,120 @@ def kiosks(
                 printable(contact),
                 printable("-" if e.backlog is None else str(e.backlog)),
                 printable(clock),
-                printable(f"{e.cycle}/{e.moment}" if e.moment else "-"),
+                printable(_asks(e.cycle, e.moment, e.languages)),
+                printable(_desired(e)),
                 printable(e.version or "-"),
                 printable(f"{e.refused + e.set_aside}"),
             ]
         )
     out.print(render.fitted_table(columns, rows, out.width, title="Kiosks"))
+
+
+def _asks(cycle: str | None, moment: str | None, languages: tuple[str, ...] | None) -> str:
+    if not moment:
+        return "-"
+    return f"{cycle}/{moment}" + (f" ({', '.join(languages)})" if languages else "")
+
+
+def _desired(entry: KioskEntry) -> str:
+    """The hub's settings for a kiosk and whether it runs with them, in a few words."""
+    desired = entry.desired
+    if desired is None or entry.revoked:
+        return "-"
+    state = entry.settings_state
+    if state == "applied":
+        return f"v{desired.version:d} applied"
+    if state == "refused":
+        return f"v{desired.version:d} refused by the kiosk: {entry.settings_error or '?'}"
+    return (
+        f"v{desired.version:d} pending: {_asks(desired.cycle, desired.moment, desired.languages)}"
+    )
+
+
+@hub.command(name="kiosk-set")
+@click.argument("kiosk")
+@click.option("--site", help="The kiosk's site, when two sites have a kiosk of this name.")
+@click.option("--cycle", help="The cycle it asks about (`servicecycle cycles` lists them).")
+@click.option("--moment", help="The moment it asks about: one of the cycle's.")
+@click.option(
+    "--languages",
+    metavar="LANG,LANG",
+    help="The languages it offers, in order: the first is its default (e.g. en,tr).",
+)
+@click.option("--by", metavar="NAME", help="Who makes the change. Default: your login name.")
+@click.pass_obj
+def kiosk_set(
+    state: Any,
+    kiosk: str,
+    site: str | None,
+    cycle: str | None,
+    moment: str | None,
+    languages: str | None,
+    by: str | None,
+) -> None:
+    """Set what KIOSK asks: its cycle, moment and languages, picked up within a minute.
+
+    What is left out stays as it is. The running kiosk takes the change at its next
+    contact with the hub (kiosk.heartbeat, 15s by default), between two customers,
+    and keeps it through restarts; `hub kiosks` shows whether it is still pending.
+    """
+    if cycle is None and moment is None and languages is None:
+        raise click.UsageError("say what to set: --cycle, --moment and/or --languages")
+    if by is None:
+        try:
+            by = getpass.getuser()
+        except (KeyError, OSError):  # no login name (a container's numeric user)
+            by = "cli"
+    the_hub = _hub(state)
+    try:
+        change = the_hub.set_kiosk_settings(
+            kiosk,
+            site=site,
+            cycle=cycle,
+            moment=moment,
+            languages=None if languages is None else parse_languages(languages),
+            by=by,
+        )
+    except SettingsError as exc:
+        hint = "--languages" if exc.field.startswith("language") else f"--{exc.field}"
+        raise click.BadParameter(printable(str(exc)), param_hint=[hint]) from None
+    finally:
+        the_hub.registry.close()
+    after, name = change.after, printable(change.entry.name)
+    if not change.stored:
+        click.echo(
+            f"nothing changed: kiosk {printable(name)} is set to {printable(after.describe())} already"
+        )
+        return
+
+    def words(value: str | tuple[str, ...] | None) -> str:
+        if isinstance(value, tuple):
+            return ", ".join(value) or "(none)"
+        return value or "(not known)"
+
+    fields = ("cycle", "moment", "languages")
+    now = (after.cycle, after.moment, after.languages)
+    lines = [
+        f"  {field}: {printable(words(change.before[n]))} → {printable(words(now[n]))}"
+        for n, field in enumerate(fields)
+        if field in change.changed
+    ]
+    if lines:
+        click.echo(
+            f"kiosk {printable(name)}: settings version {after.version:d}, by {printable(after.changed_by)}"
+        )
+        for line in lines:
+            click.echo(line)
+    else:
+        click.echo(
+            f"kiosk {printable(name)} now follows the hub: {printable(after.describe())}, "
+            f"by {printable(after.changed_by)} (as it asks now)"
+        )
+    click.echo(
+        "pending until the kiosk picks it up, at its next contact between two customers "
+        "(`servicecycle hub kiosks` shows when)",
+        err=True,
+    )
 
 
 # -- on the kiosk machine ----------------------------------------------------------------
@@ -273,7 +387,12 @@ def ship(state: Any, once: bool, source: Path | None) -> None:
         )
     store = open_store(str(source)) if source is not None else runtime.site_store
     shipper = Shipper(
-        store.changes, runtime.data_dir, source=source, version=_version(), about=lambda: {}
+        store.changes,
+        runtime.data_dir,
+        source=source,
+        version=_version(),
+        about=lambda: {},
+        heartbeat=runtime.config.kiosk.heartbeat.total_seconds(),
     )
     try:
         shipper.take_lock()

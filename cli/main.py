@@ -27,6 +27,7 @@ from servicecycle.core.alerting import collect_notifiers
 from servicecycle.core.rules import site_ruleset
 
 from . import render
+from .answers import answers
 from .config import config
 from .console import console
 from .hub import hub, join_command, ship
@@ -383,6 +384,7 @@ cli.add_command(rules)
 cli.add_command(alerts)
 cli.add_command(plugin)
 cli.add_command(survey)
+cli.add_command(answers)
 cli.add_command(console)
 cli.add_command(report)
 cli.add_command(kiosk)

@@ -35,9 +35,10 @@ from servicecycle.core.reports.format import (
     share_text,
     standing,
 )
-from servicecycle.core.reports.html import render_html
 from servicecycle.core.reports.model import CycleReport, MomentLine, Report, Slice
 from servicecycle.core.reports.trend import Comparison, Delta
+from servicecycle.reportcard import languages as report_languages
+from servicecycle.reportcard import render_document
 
 from . import render
 from .options import SINCE, UNTIL, WHEN_HELP, cycles_option, refuse, refuse_unknown
@@ -467,6 +468,15 @@ def _write(output: Path | None, write: Callable[[TextIO], object]) -> None:
 @click.option("--lang", help="Only ratings given in this customer language (e.g. tr).")
 @click.option("--include-suspect", is_flag=True, help="Count presses flagged suspect too.")
 @click.option(
+    "--report-lang",
+    "report_lang",
+    metavar="LANG",
+    default="en",
+    show_default=True,
+    help="Write names and headings in LANG (en, ms, ru, tr): moment, stage and reason names "
+    "come from the plugins in that language. --lang filters the customers' language instead.",
+)
+@click.option(
     "--every",
     type=click.Choice(["day", "week"]),
     help="Trend granularity. Default: day up to 62 days, else week.",
@@ -496,6 +506,7 @@ def report(
     kiosk: str | None,
     lang: str | None,
     include_suspect: bool,
+    report_lang: str,
     every: str | None,
     no_cache: bool,
     jobs: int | None,
@@ -508,6 +519,9 @@ def report(
     """
     runtime = ctx.obj.runtime
     settings = runtime.config.site
+    if report_lang not in report_languages():
+        refuse("--report-lang", report_lang, "is not a language reports are written in",
+               "languages", report_languages())  # fmt: skip
     sites = None
     site_id, site_name = settings.id, settings.name
     if region is not None:
@@ -543,6 +557,7 @@ def report(
             sites=sites,
         ),
         low_threshold=runtime.config.kiosk.low_threshold,
+        language=report_lang,
         every=every,
         use_cache=not no_cache,
         jobs=jobs,
@@ -571,7 +586,7 @@ def report(
         if fmt != "terminal" or output is not None:
             err.print("no ratings in this period")
     if fmt == "html":
-        _write(output, lambda out: out.write(render_html(result)))
+        _write(output, lambda out: out.write(render_document(result, report_lang)))
     elif fmt == "json":
         _write(output, lambda out: write_json(result, out))
     elif fmt == "csv":

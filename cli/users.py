@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from servicecycle.core import ROLES, UserBook, printable
+from servicecycle.core.access.users import LANGUAGES, check_contact
 from servicecycle.core.fleet.chain import Chain
 from servicecycle.core.fleet.hub import state_dir
 
@@ -66,6 +67,15 @@ def user() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Read the password from this file's first line (default: asked twice).",
 )
+@click.option("--email", help="Where the weekly report card goes (managers and admins).")
+@click.option(
+    "--lang",
+    "language",
+    type=click.Choice(LANGUAGES),
+    default="en",
+    show_default=True,
+    help="The language of their report card and its e-mail.",
+)
 @click.pass_obj
 def add(
     state: Any,
@@ -74,13 +84,45 @@ def add(
     site: str | None,
     region: str | None,
     password_file: Path | None,
+    email: str | None,
+    language: str,
 ) -> None:
     """Add user NAME with ROLE over a site, a region, or (admin) the whole chain."""
     _check_scope(state, site, region)
     with _book(state) as book:
         UserBook.check(name, role, site, region)  # a wrong name or scope before the password
-        made = book.add(name, role, _password(name, password_file), site=site, region=region)
+        check_contact(email, language)
+        made = book.add(
+            name,
+            role,
+            _password(name, password_file),
+            site=site,
+            region=region,
+            email=email,
+            language=language,
+        )
     click.echo(f"added {printable(made.name)}: {printable(made.role)} of {printable(made.scope)}")
+
+
+@user.command(name="set")
+@click.argument("name")
+@click.option("--email", help="Where the weekly report card goes; '' for nowhere.")
+@click.option("--lang", "language", type=click.Choice(LANGUAGES), help="Their report's language.")
+@click.pass_obj
+def set_contact(state: Any, name: str, email: str | None, language: str | None) -> None:
+    """Change where NAME's weekly report card goes, or its language."""
+    with _book(state) as book:
+        found = book.get(name)
+        if found is None:
+            book.remove(name)  # raises: no such user, and lists the users
+            return
+        made = book.set_contact(
+            name,
+            email=found.email if email is None else email,
+            language=language or found.language,
+        )
+    where = made.email or "no e-mail"
+    click.echo(printable(f"{made.name}: weekly report card to {where}, in {made.language}"))
 
 
 @user.command(name="list")
@@ -92,7 +134,14 @@ def list_users(state: Any, as_json: bool) -> None:
         found = book.users()
     if as_json:
         rows = [
-            {"name": u.name, "role": u.role.value, "site": u.site, "region": u.region}
+            {
+                "name": u.name,
+                "role": u.role.value,
+                "site": u.site,
+                "region": u.region,
+                "email": u.email,
+                "language": u.language,
+            }
             for u in found
         ]
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
@@ -100,7 +149,10 @@ def list_users(state: Any, as_json: bool) -> None:
     if not found:
         click.echo("No users yet: `servicecycle hub user add NAME --role admin` makes the first.")
     for u in found:
-        click.echo(f"{printable(u.name)}  {printable(u.role)}  {printable(u.scope)}")
+        mail = f"  {printable(u.email)} ({u.language})" if u.email else ""
+        click.echo(
+            f"{printable(u.name)}  {printable(u.role)}  {printable(u.scope)}{printable(mail)}"
+        )
 
 
 @user.command(name="remove")

@@ -25,6 +25,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+import servicecycle.reportcard as reportcard
 from servicecycle.core import (
     SILENCE_CHOICES,
     AccessError,
@@ -33,6 +34,8 @@ from servicecycle.core import (
     FollowUpDesk,
     Forbidden,
     KioskDesk,
+    ReportDesk,
+    ReportQueryError,
     Runtime,
     ServiceCycleError,
     Session,
@@ -56,26 +59,42 @@ LOGIN_NONCE = "sc_console_login"
 #: is throttled too, by the user book, across processes).
 LOGIN_FAILURES = 20
 MAX_FORM = 16 * 1024
+#: Alerts on one page of the list (firing first, newest first); the rest on the next pages.
+ALERTS_PER_PAGE = 100
 
 
 def create_console(runtime: Runtime, state_dir: Path, chain: Chain | None = None) -> Starlette:
     """The console for ``runtime``'s sites; users and sessions in ``state_dir``."""
+
+    def moment_name(cycle_id: str, moment_id: str) -> str:
+        cycle = runtime.catalogue.cycles.get(cycle_id)
+        found = cycle.find_moment(moment_id) if cycle is not None else None
+        return found[1].label("en", cycle.languages[0]) if found and cycle else moment_id
+
     chain = chain or Chain(runtime.config)
     users = UserBook(state_dir)
     sessions = SessionBook(state_dir)
     desk = AlertDesk(runtime, chain)
     kiosk_desk = KioskDesk(runtime, chain, state_dir)
     followup_desk = FollowUpDesk(runtime, chain)
+    report_desk = ReportDesk(runtime, chain)
     # Sign-in forms made before a restart expire with it (they ask to sign in again).
     login_csrf = Csrf(secrets.token_bytes(32))
     failures = RateLimiter(LOGIN_FAILURES)
     blocked: dict[str, float] = {}  # client address -> monotonic time it may try again
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        loader=jinja2.ChoiceLoader(
+            [
+                jinja2.FileSystemLoader(HERE / "templates"),
+                jinja2.PackageLoader("servicecycle.reportcard", "templates"),
+            ]
+        ),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )
     env.filters["printable"] = printable
+    env.globals["moment_name"] = moment_name
+    reportcard.install(env)
 
     def page(request: Request, name: str, code: int = 200, **context: Any) -> Response:
         root = request.scope.get("root_path", "")
@@ -211,16 +230,72 @@ def create_console(runtime: Runtime, state_dir: Path, chain: Chain | None = None
         session = signed_in(request)
         if not isinstance(session, Session):
             return session
+        started = time.perf_counter()
         found = desk.alerts(session.user, wanted_sites(request))
+        try:
+            number = max(1, int(request.query_params.get("page", "1")))
+        except ValueError:
+            raise HTTPException(400, "page must be a whole number (1, 2, ...)") from None
+        pages = max(1, -(-len(found) // ALERTS_PER_PAGE))
+        number = min(number, pages)
+        shown = found[(number - 1) * ALERTS_PER_PAGE : number * ALERTS_PER_PAGE]
         name = "alert_list.html" if request.query_params.get("part") == "list" else "alerts.html"
-        return listing(request, name, session, alerts=found, periods=list(SILENCE_CHOICES))
+        response = listing(
+            request,
+            name,
+            session,
+            alerts=shown,
+            total=len(found),
+            firing=sum(1 for item in found if item.alert.state.value == "firing"),
+            page_number=number,
+            pages=pages,
+            first=(number - 1) * ALERTS_PER_PAGE + 1,
+            periods=list(SILENCE_CHOICES),
+        )
+        response.headers["Server-Timing"] = (
+            f"alerts;dur={(time.perf_counter() - started) * 1000:.1f}"
+        )
+        return response
 
     async def kiosks(request: Request) -> Response:
         session = signed_in(request)
         if not isinstance(session, Session):
             return session
         found = kiosk_desk.kiosks(session.user, wanted_sites(request))
-        return listing(request, "kiosks.html", session, kiosks=found)
+        return listing(request, "kiosks.html", session, kiosks=found, cycles=cycle_choices())
+
+    def cycle_choices() -> list[tuple[str, str, list[tuple[str, str]]]]:
+        """Every cycle with its moments, named, for the kiosk settings form."""
+        return [
+            (
+                cycle.id,
+                cycle.name.get("en") or cycle.id,
+                [(m.id, m.label("en", cycle.languages[0])) for _, m in cycle.moments()],
+            )
+            for cycle in runtime.catalogue.cycles.values()
+        ]
+
+    async def kiosk_settings(request: Request) -> Response:
+        got = await posted(request)
+        if isinstance(got, Response):
+            return got
+        session, form = got
+        site, kiosk = request.path_params["site"], request.path_params["kiosk"]
+        moment = form.get("moment") or None
+        cycle = form.get("cycle") or None
+        if moment and "/" in moment:  # the form's choice is cycle/moment
+            cycle, moment = moment.split("/", 1)
+        entry = kiosk_desk.configure(
+            session.user,
+            kiosk,
+            site=site,
+            cycle=cycle,
+            moment=moment,
+            languages=form.get("languages") or None,
+        )
+        log.info("console: %s set %s/%s to %s", session.user.name, site, kiosk, entry.desired)
+        version = entry.desired.version if entry.desired is not None else "?"
+        return done(request, "/kiosks", f"{kiosk} at {site}: settings v{version} sent")
 
     async def followups(request: Request) -> Response:
         session = signed_in(request)
@@ -233,8 +308,15 @@ def create_console(runtime: Runtime, state_dir: Path, chain: Chain | None = None
         got = await posted(request)
         if isinstance(got, Response):
             return got
-        session, _ = got
+        session, form = got
         site, answer = request.path_params["site"], request.path_params["answer"]
+        if request.path_params["step"] == "erase":
+            if form.get("confirm") != "yes":
+                raise HTTPException(400, "tick the box to confirm the guest asked for it")
+            erased = followup_desk.erase(session.user, site, answer)
+            log.info("console: %s erased answer %s at %s", session.user.name, answer, site)
+            fields = ", ".join(erased.erasure.fields) or "nothing left"
+            return done(request, "/followups", f"answer {answer[:8]} erased ({fields})")
         step = followup_desk.step(session.user, site, answer, request.path_params["step"])
         log.info("console: %s %s follow-up %s at %s", session.user.name, step.state, answer, site)
         return done(request, "/followups", f"follow-up {step.state}")
@@ -272,6 +354,86 @@ def create_console(runtime: Runtime, state_dir: Path, chain: Chain | None = None
         log.info("console: %s %s at %s", session.user.name, text, site)
         return done(request, "/", text)
 
+    # -- the report card -------------------------------------------------------------
+
+    def report_query(request: Request, session: Session) -> tuple[Any, Any, str, dict[str, str]]:
+        """The scope, period and language a report page or download asks for."""
+        user = session.user
+        scopes = report_desk.scopes(user)
+        if not user.can("reports") or not scopes:
+            raise Forbidden(f"{user.name} ({user.role.value}) may not see reports")
+        q = request.query_params
+        chosen = {
+            "scope": q.get("scope")
+            or (f"site:{q['site']}" if q.get("site") else "")
+            or f"{scopes[0].kind}{':' + scopes[0].id if scopes[0].id else ''}",
+            "period": q.get("period") or "30d",
+            "since": q.get("since", ""),
+            "until": q.get("until", ""),
+            "lang": q.get("lang") or "en",
+        }
+        if chosen["lang"] not in reportcard.languages():
+            raise ReportQueryError(
+                f"lang {chosen['lang']!r} is not a language reports are written in; "
+                f"allowed: {', '.join(reportcard.languages())}"
+            )
+        scope = report_desk.scope(user, chosen["scope"])
+        period = report_desk.period(scope, chosen["period"], chosen["since"], chosen["until"])
+        return scope, period, chosen["lang"], chosen
+
+    async def report(request: Request) -> Response:
+        session = signed_in(request)
+        if not isinstance(session, Session):
+            return session
+        scope, period, lang, chosen = report_query(request, session)
+        started = time.perf_counter()
+        built = report_desk.build(session.user, scope, period, lang)
+        body = reportcard.context(built, lang, site_names=report_desk.site_names())
+        response = page(
+            request,
+            "report.html",
+            session=session,
+            user=session.user,
+            scopes=report_desk.scopes(session.user),
+            chosen=chosen,
+            query=request.url.query,
+            languages=reportcard.languages(),
+            periods=["7d", "30d", "90d", "365d", "this-month", "last-month", "this-year",
+                     "last-year", "custom"],
+            **body,
+        )  # fmt: skip
+        elapsed = (time.perf_counter() - started) * 1000
+        response.headers["Server-Timing"] = f"report;dur={elapsed:.1f}"
+        return response
+
+    async def report_file(request: Request) -> Response:
+        session = signed_in(request)
+        if not isinstance(session, Session):
+            return session
+        fmt = request.path_params["fmt"]
+        if fmt not in ("csv", "json", "html"):
+            raise HTTPException(404, "reports download as csv, json or html")
+        scope, period, lang, _ = report_query(request, session)
+        built = report_desk.build(session.user, scope, period, lang)
+        if fmt == "csv":
+            text, media = report_desk.as_csv(built), "text/csv; charset=utf-8"
+        elif fmt == "json":
+            text, media = report_desk.as_json(built), "application/json"
+        else:
+            names = report_desk.site_names()
+            text = reportcard.render_document(built, lang, site_names=names)
+            media = "text/html; charset=utf-8"
+        dates = period.label().replace(" – ", "_").replace(" ", "T").replace(":", "")
+        name = f"report-{scope.id or chain.id}-{dates}.{fmt}"
+        return Response(
+            text,
+            media_type=media,
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+
+    async def report_css(request: Request) -> Response:
+        return Response(reportcard.CSS, media_type="text/css; charset=utf-8")
+
     # -- errors --------------------------------------------------------------------------
 
     async def http_error(request: Request, exc: Exception) -> Response:
@@ -299,7 +461,11 @@ def create_console(runtime: Runtime, state_dir: Path, chain: Chain | None = None
             Route("/followups", followups, methods=["GET"]),
             Route("/followups/{site}/{answer}/{step}", followup_step, methods=["POST"]),
             Route("/api/kiosks", kiosks_json, methods=["GET"]),
+            Route("/kiosks/{site}/{kiosk}/settings", kiosk_settings, methods=["POST"]),
             Route("/alerts/{site}/{alert}/{action}", act, methods=["POST"]),
+            Route("/report", report, methods=["GET"]),
+            Route("/report/download.{fmt}", report_file, methods=["GET"]),
+            Route("/static/report.css", report_css, methods=["GET"]),
             Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
         ],
         middleware=[Middleware(SecurityHeadersMiddleware, overrides=CONSOLE_HEADERS)],

@@ -12,14 +12,23 @@ One answer per kiosk rating: the answer's id *is* the rating id, and the
 look-up and the insert happen under the data folder's ``answers.lock``, a
 file lock that every process and thread of the site takes for that short
 section (see :func:`record_answer`).
+
+An answer's comment and contact details are personal data, and the scores are
+not: :func:`erase_answer` (a guest's request) and :func:`prune_answers` (the
+site's ``[survey] keep_contact_days``) blank the first and keep the second,
+recording who erased them and when but never the text. The erasure is the
+store's (:meth:`~.store.contract.AnswerStore.erase`), so every reader of
+answers — the report's survey section, the console's follow-ups, the CLI —
+gets the blanked answer without doing anything.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import unicodedata
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +36,7 @@ from .cycle import Cycle, Moment, Stage
 from .errors import ServiceCycleError, StoreError
 from .rating import Rating, format_time, new_rating_id, parse_time, utc_now
 from .store import RatingFilter
-from .store.contract import SiteStore
+from .store.contract import ERASED_ANSWER, SiteStore
 from .store.folder import site_store_of
 
 if TYPE_CHECKING:
@@ -49,6 +58,24 @@ MAX_COMMENT = 2000
 MAX_CONTACT = 200
 #: Flags of the kiosk rating that carry over to the derived ratings.
 _INHERITED_FLAGS = ("test",)
+#: Why an answer was erased, when the caller does not say: the guest asked.
+ERASE_REQUEST = "request"
+#: Who the erasures of :func:`prune_answers` are recorded as made by.
+RETENTION = "retention"
+#: Longest name (``by``) or reason an erasure records, in characters.
+MAX_NOTE = 200
+#: The personal fields an erasure may find text in, in the order messages name them.
+PERSONAL = ("comment", "contact")
+#: An answer's id: the kiosk rating's, 32 lowercase hex digits (a UUID's hex form).
+_ANSWER_ID = re.compile(r"^[0-9a-f]{32}$", re.ASCII)
+_DASHED_UUID = re.compile(
+    r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.ASCII
+)
+#: How to find an answer's id, for the messages that need one.
+FIND_IDS = (
+    "`servicecycle answers list` lists the answers with their ids "
+    "(--contact TEXT finds a guest's, --since/--until a period)"
+)
 
 
 class AnswerError(ServiceCycleError):
@@ -68,6 +95,38 @@ class AlreadyAnswered(ServiceCycleError):
     def __init__(self, answer: SurveyAnswer) -> None:
         self.answer = answer
         super().__init__(f"rating {answer.id} was already answered at {format_time(answer.at)}")
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """What an erased answer keeps of its erasure: when, who, why, and what held text.
+
+    Never the text itself: ``fields`` only names which of :data:`PERSONAL` had
+    something in them (a report may still say "12 answers, 3 with a comment,
+    erased").
+    """
+
+    at: datetime
+    by: str
+    reason: str
+    fields: tuple[str, ...] = ()
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "at": format_time(self.at),
+            "by": self.by,
+            "reason": self.reason,
+            "fields": list(self.fields),
+        }
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> Erasure:
+        return cls(
+            at=parse_time(record["at"]),
+            by=str(record.get("by", "")),
+            reason=str(record.get("reason", "")),
+            fields=tuple(str(f) for f in record.get("fields", ())),
+        )
 
 
 @dataclass(frozen=True)
@@ -97,10 +156,12 @@ class SurveyAnswer:
     comment: str
     contact: str | None
     contact_consent: bool
+    #: Set once the comment and contact were erased (they are blank then).
+    erased: Erasure | None = None
 
     def to_record(self) -> dict[str, Any]:
         """The JSON-ready form stored in the ``answers`` table."""
-        return {
+        record = {
             "id": self.id,
             "at": format_time(self.at),
             "rating_at": format_time(self.rating_at),
@@ -118,6 +179,9 @@ class SurveyAnswer:
             "contact": self.contact,
             "contact_consent": self.contact_consent,
         }
+        if self.erased is not None:
+            record["erased"] = self.erased.to_record()
+        return record
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> SurveyAnswer:
@@ -136,9 +200,10 @@ class SurveyAnswer:
                 StageScore(s["stage"], int(s["score"]), s["moment"], s["rating"])
                 for s in record.get("stages", ())
             ),
-            comment=record.get("comment", ""),
+            comment=record.get("comment") or "",
             contact=record.get("contact"),
             contact_consent=bool(record.get("contact_consent", False)),
+            erased=Erasure.from_record(record["erased"]) if record.get("erased") else None,
         )
 
 
@@ -383,7 +448,252 @@ def complete_answers(runtime: Runtime, since: datetime) -> int:
     return recorded
 
 
-def answers(store: SiteStore | Store, since: datetime | None = None) -> Iterator[SurveyAnswer]:
-    """Stream stored answers (given at or after ``since``), in the order they were filed."""
-    for record in site_store_of(store).answers.records(since):
-        yield SurveyAnswer.from_record(record)
+def answers(
+    store: SiteStore | Store, since: datetime | None = None, until: datetime | None = None
+) -> Iterator[SurveyAnswer]:
+    """Stream stored answers given in [since, until), in the order they were filed.
+
+    Erased answers come with their comment and contact blank (``erased`` set).
+    """
+    for record in site_store_of(store).answers.records(since, until):
+        yield _answer_of(record)
+
+
+def _answer_of(record: Mapping[str, Any]) -> SurveyAnswer:
+    try:
+        return SurveyAnswer.from_record(record)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise StoreError(f"{TABLE}: record {record.get('id')!r} is malformed: {exc}") from exc
+
+
+# -- personal data: erasure and retention ---------------------------------------------
+
+
+class AnswerNotFound(ServiceCycleError):
+    """No stored answer has this id."""
+
+    def __init__(self, answer_id: str, where: str = "this store") -> None:
+        self.answer_id = answer_id
+        super().__init__(
+            f"no survey answer {answer_id} in {where}: an answer's id is the id of the "
+            f"kiosk rating it answers; {FIND_IDS}"
+        )
+
+
+@dataclass(frozen=True)
+class ErasedAnswer:
+    """An answer whose comment and contact details are erased, and that erasure."""
+
+    #: The answer as every reader gives it now: comment ``""``, contact ``None``.
+    answer: SurveyAnswer
+    erasure: Erasure
+
+    @property
+    def id(self) -> str:
+        return self.answer.id
+
+
+class AlreadyErased(ServiceCycleError):
+    """This answer was erased before; that erasure stands (when and by whom: ``erased``)."""
+
+    def __init__(self, erased: ErasedAnswer) -> None:
+        self.erased = erased
+        e = erased.erasure
+        super().__init__(
+            f"survey answer {erased.id} was already erased at {format_time(e.at)} "
+            f"by {e.by} ({e.reason}); nothing to do"
+        )
+
+
+def parse_answer_id(value: object) -> str:
+    """The answer id ``value`` names: 32 hex digits (a dashed UUID or capitals are read too).
+
+    Raises :class:`AnswerError` naming the value and the form allowed.
+    """
+    text = value.strip().lower() if isinstance(value, str) else None
+    if text is not None and _DASHED_UUID.match(text):
+        text = text.replace("-", "")
+    if text is None or not _ANSWER_ID.match(text):
+        raise AnswerError(
+            "id",
+            value,
+            "an answer's id is its kiosk rating's: 32 hexadecimal digits such as "
+            f"0193a5c2e1b07c3d9f4a6b2e8d1c0f57; {FIND_IDS}",
+        )
+    return text
+
+
+def _note(value: object, name: str) -> str:
+    """A name or reason an erasure records: one line of printable text, 1 to MAX_NOTE long."""
+    if not isinstance(value, str):
+        raise AnswerError(name, value, "text")
+    text = unicodedata.normalize("NFC", value).strip()
+    if not text:
+        raise AnswerError(name, value, "a name or reason to record: not empty")
+    if len(text) > MAX_NOTE:
+        raise AnswerError(name, text, f"at most {MAX_NOTE} characters (this has {len(text)})")
+    if any(unicodedata.category(c) in ("Cc", "Cs") for c in text):
+        raise AnswerError(name, text, "one line of text, without control characters")
+    return text
+
+
+def _held(record: Mapping[str, Any]) -> tuple[str, ...]:
+    """Which personal fields of a stored answer hold something."""
+    return tuple(name for name in PERSONAL if str(record.get(name) or "").strip())
+
+
+def _tombstone(erasure: Erasure) -> dict[str, Any]:
+    return {**ERASED_ANSWER, "erased": erasure.to_record()}
+
+
+def erase_answer(
+    store: SiteStore | Store,
+    answer_id: str,
+    by: str,
+    reason: str = ERASE_REQUEST,
+    *,
+    now: datetime | None = None,
+) -> ErasedAnswer:
+    """Erase the comment and contact details of one survey answer, for good.
+
+    Why: they are the guest's personal data, which the guest may ask to have
+    erased (and which a site keeps no longer than it needs); the scores are
+    not, and the ratings derived from them stay, so reports keep their figures.
+    This is the one path for that: the CLI's ``answers erase`` and the console
+    call it, and the store applies the erasure for every reader of answers.
+
+    ``by`` (who erases: a user's name) and ``reason`` are recorded with the time
+    in the answer's ``erased`` note; the text is not. In the data folder the
+    erasure is a tombstone appended at once and the text leaves the files at
+    the next compaction (``store compact``); PostgreSQL updates the row in place.
+
+    Raises :class:`AnswerError` for a malformed id, an empty ``by`` or
+    ``reason``; :class:`AnswerNotFound` for an id no answer has; and
+    :class:`AlreadyErased` (whose ``erased`` says when and by whom) when an
+    earlier erasure stands.
+    """
+    answer_id = parse_answer_id(answer_id)
+    who = _note(by, "by")
+    why = _note(reason, "reason")
+    site = site_store_of(store)
+    record = site.answers.find(answer_id)
+    if record is None:
+        raise AnswerNotFound(answer_id)
+    answer = _answer_of(record)
+    if answer.erased is not None:
+        raise AlreadyErased(ErasedAnswer(answer, answer.erased))
+    erasure = Erasure(now or utc_now(), who, why, _held(record))
+    done = site.answers.erase({answer.id: answer.at}, _tombstone(erasure))
+    if answer.id not in done:  # erased by someone else between the look and the write
+        again = site.answers.find(answer.id)
+        current = _answer_of(again) if again is not None else None
+        if current is None or current.erased is None:
+            raise StoreError(f"{TABLE}: answer {answer.id} could not be erased; try again")
+        if current.erased != erasure:  # (equal: our own write, repeated after a lost reply)
+            raise AlreadyErased(ErasedAnswer(current, current.erased))
+    log.info(
+        "survey answer %s: %s erased by %s (%s)",
+        answer.id,
+        " and ".join(erasure.fields) or "nothing held",
+        who,
+        why,
+    )
+    blank = replace(answer, comment="", contact=None, contact_consent=False, erased=erasure)
+    return ErasedAnswer(blank, erasure)
+
+
+#: Called as (done, of all) while :func:`prune_answers` works.
+PruneProgress = Callable[[int, int], None]
+
+
+@dataclass
+class PruneResult:
+    """What :func:`prune_answers` did with the answers given before ``before``."""
+
+    keep_days: int
+    before: datetime
+    erased: int = 0  # answers whose comment or contact was erased now
+    already: int = 0  # erased earlier (by retention, or on request)
+    without: int = 0  # held neither: nothing to erase
+    skipped: list[str] = field(default_factory=list)  # malformed records (ids), left alone
+
+
+def prune_answers(
+    store: SiteStore | Store,
+    keep_days: int,
+    *,
+    now: datetime | None = None,
+    progress: PruneProgress | None = None,
+    batch: int = 200,
+) -> PruneResult:
+    """Erase the comment and contact of every answer given more than ``keep_days`` ago.
+
+    Why: a site keeps personal data only as long as it needs it (``[survey]
+    keep_contact_days``); scores and the ratings derived from them stay. Each
+    erasure is :func:`erase_answer`'s (``by`` :data:`RETENTION`, the setting as
+    the reason), written ``batch`` answers at a time so a survey page waits
+    for the answers lock for one batch at most. Idempotent: an answer erased
+    before is counted in ``already`` and left as it is. ``progress`` is called
+    as (done, of all) over the answers to erase.
+    """
+    if isinstance(keep_days, bool) or not isinstance(keep_days, int) or keep_days < 1:
+        raise AnswerError("keep_contact_days", keep_days, "a whole number of days, 1 or more")
+    at = now or utc_now()
+    result = PruneResult(keep_days, at - timedelta(days=keep_days))
+    site = site_store_of(store)
+    reason = f"older than {keep_days} days ([survey] keep_contact_days)"
+
+    def due(record: Mapping[str, Any]) -> tuple[str, datetime, tuple[str, ...]] | None:
+        rating_id, filed = record.get("id"), record.get("at")
+        try:
+            when = parse_time(filed) if isinstance(filed, str) else None
+        except ValueError:
+            when = None
+        if not isinstance(rating_id, str) or when is None:
+            result.skipped.append(str(rating_id))
+            return None
+        if record.get("erased") is not None:
+            result.already += 1
+            return None
+        held = _held(record)
+        if not held:
+            result.without += 1
+            return None
+        return rating_id, when, held
+
+    total = sum(
+        1 for r in site.answers.records(None, result.before) if r.get("erased") is None and _held(r)
+    )
+    if progress is not None:
+        progress(0, total)
+    pending: list[tuple[str, datetime, tuple[str, ...]]] = []
+
+    def flush() -> None:
+        groups: dict[tuple[str, ...], dict[str, datetime]] = {}
+        for rating_id, when, held in pending:
+            groups.setdefault(held, {})[rating_id] = when
+        for held, targets in groups.items():
+            erasure = Erasure(at, RETENTION, reason, held)
+            done = site.answers.erase(targets, _tombstone(erasure))
+            result.erased += len(done)
+            result.already += len(targets) - len(done)  # erased meanwhile by someone else
+        pending.clear()
+        if progress is not None:
+            progress(result.erased, max(total, result.erased))
+
+    for record in site.answers.records(None, result.before):
+        item = due(record)
+        if item is None:
+            continue
+        pending.append(item)
+        if len(pending) >= batch:
+            flush()
+    if pending:
+        flush()
+    if result.erased:
+        log.info(
+            "retention: erased the comment and contact of %d answer(s) given before %s",
+            result.erased,
+            format_time(result.before),
+        )
+    return result

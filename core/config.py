@@ -45,6 +45,8 @@ Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 #: Every day, unless the site says otherwise.
 DEFAULT_HOURS = "07:00-23:00"
+#: The longest ``[survey] keep_contact_days`` (100 years: "keep" is leaving it unset).
+MAX_KEEP_DAYS = 36_500
 _RANGE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-(([01]\d|2[0-3]):[0-5]\d|24:00)$")
 
 
@@ -101,6 +103,12 @@ class SiteSettings(BaseModel):
         return False
 
 
+#: How often a kiosk in a fleet asks its hub when it has nothing to send (``kiosk.heartbeat``),
+#: and the longest it may be: the hub's settings must reach a running kiosk within a minute.
+HEARTBEAT = timedelta(seconds=15)
+HEARTBEAT_MAX = timedelta(minutes=1)
+
+
 class KioskSettings(BaseModel):
     """One terminal: which moment it asks about, in which languages."""
 
@@ -127,11 +135,22 @@ class KioskSettings(BaseModel):
     idle_seconds: float = Field(30.0, ge=5, le=3600)
     #: The staff PIN, hashed (`servicecycle kiosk hash-pin`); unset means 0000 (demo only).
     pin_hash: str | None = None
+    #: In a fleet: how often the kiosk asks its hub when it has nothing to send (1s to 1m).
+    heartbeat: Duration = HEARTBEAT
 
     @field_validator("pin_hash")
     @classmethod
     def _pin_hash(cls, value: str | None) -> str | None:
         return None if value is None else check_hash(value)
+
+    @field_validator("heartbeat")
+    @classmethod
+    def _heartbeat(cls, value: timedelta) -> timedelta:
+        if not timedelta(seconds=1) <= value <= HEARTBEAT_MAX:
+            raise ValueError(
+                "between 1s and 1m, so the hub's settings reach the kiosk within a minute"
+            )
+        return value
 
 
 class SurveySettings(BaseModel):
@@ -145,6 +164,21 @@ class SurveySettings(BaseModel):
     url: str = "http://127.0.0.1:8765/s/{token}"
     #: How long a survey link stays valid.
     token_ttl: Duration = timedelta(days=7)
+    #: Days an answer keeps its comment and contact details; after that
+    #: ``servicecycle answers prune`` erases them (the scores stay). Unset: kept.
+    keep_contact_days: int | None = None
+
+    @field_validator("keep_contact_days", mode="before")
+    @classmethod
+    def _whole_days(cls, value: object) -> object:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_KEEP_DAYS:
+            raise ValueError(
+                f"a whole number of days from 1 to {MAX_KEEP_DAYS}, e.g. 90 "
+                "(leave the key out to keep comments and contact details)"
+            )
+        return value
 
     @field_validator("url")
     @classmethod
@@ -205,6 +239,27 @@ class StoreSettings(BaseModel):
         return value
 
 
+class WeeklyReport(BaseModel):
+    """When the weekly report card is mailed to a site's managers: a weekday and a local time."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: ``mon`` … ``sun``, as in ``opening_hours``.
+    day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
+    #: Site time, ``HH:MM``.
+    time: str = "08:00"
+
+    @field_validator("time")
+    @classmethod
+    def _clock(cls, value: str) -> str:
+        hour, _, minute = value.partition(":")
+        if not (hour.isdigit() and minute.isdigit() and len(minute) == 2) or not (
+            0 <= int(hour) <= 23 and 0 <= int(minute) <= 59
+        ):
+            raise ValueError(f"{value!r} is not a time of day; write HH:MM, e.g. 08:00")
+        return f"{int(hour):02d}:{minute}"
+
+
 class FleetSite(SiteSettings):
     """One site of a chain, as its hub knows it: ``[site]``'s fields and its own rules."""
 
@@ -216,6 +271,8 @@ class FleetSite(SiteSettings):
     kiosks: tuple[Name, ...] = ()
     #: This site's changes to the rules, added to the file's own ``[rules]``.
     rules: RulesSettings = RulesSettings()
+    #: When this site's managers get their weekly report card (default: ``[hub]``'s).
+    weekly_report: WeeklyReport | None = None
 
     @field_validator("kiosks")
     @classmethod
@@ -258,6 +315,11 @@ class HubSettings(BaseModel):
     clock_tolerance: Duration = timedelta(minutes=2)
     #: How long an enrolment code from `hub enroll` stays valid.
     code_ttl: Duration = timedelta(hours=24)
+    #: The ``email`` receiver (``[notify.receivers.NAME]``) whose server sends the weekly
+    #: report card to each manager's own address; unset: no weekly e-mail.
+    report_receiver: str | None = None
+    #: When the weekly report card is sent, in each site's own time (a site may differ).
+    weekly_report: WeeklyReport = WeeklyReport()
 
     @field_validator("public_url")
     @classmethod
@@ -302,6 +364,20 @@ class Config(BaseModel):
     hub: HubSettings = HubSettings()
 
     _source: str = PrivateAttr("embedded defaults")
+
+    @model_validator(mode="after")
+    def _report_receiver(self) -> Config:
+        name = self.hub.report_receiver
+        if name is None:
+            return self
+        mail = sorted(k for k, r in self.notify.receivers.items() if r.type == "email")
+        if name not in mail:
+            known = ", ".join(mail) or 'none (add one with type = "email")'
+            raise ValueError(
+                f"hub.report_receiver = {name!r}: not an email receiver of [notify.receivers]; "
+                f"email receivers: {known}"
+            )
+        return self
 
     @property
     def source(self) -> str:

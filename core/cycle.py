@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from .errors import TemplateError
 from .reasons import Id, Reason, default_reasons
-from .text import LanguageCode, Text
+from .text import LanguageCode, Text, pick
 from .validation import data_problem, describe, read_toml
 
 #: The face scales a kiosk can show: 4 points (no neutral middle) or 5.
@@ -30,6 +30,9 @@ class Moment(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     id: Id
+    #: A short name for reports and the console ("Check-in wait"); the question
+    #: stands in for a language it lacks, so older plugins keep working.
+    name: Text = {}
     question: Text
     critical: bool = False
     target: float = Field(ge=1, description="the promised level, on the cycle's scale")
@@ -41,6 +44,14 @@ class Moment(BaseModel):
         if scale == cycle_scale:
             return self.target
         return 1 + (self.target - 1) * (scale - 1) / (cycle_scale - 1)
+
+    def label(self, language: str, fallback: str) -> str:
+        """The moment's name in ``language`` for a report; its question when it has none."""
+        if language in self.name:
+            return self.name[language]
+        if language in self.question or not self.name:
+            return pick(self.question, language, fallback)
+        return pick(self.name, language, fallback)
 
 
 class Stage(BaseModel):
@@ -153,6 +164,8 @@ class Cycle(BaseModel):
         for s, stage in enumerate(self.stages):
             texts[f"stages[{s}].name"] = stage.name
             for m, moment in enumerate(stage.moments):
+                if moment.name:
+                    texts[f"stages[{s}].moments[{m}].name"] = moment.name
                 texts[f"stages[{s}].moments[{m}].question"] = moment.question
         return texts
 

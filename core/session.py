@@ -20,6 +20,7 @@ from .alert import Alert
 from .cycle import Cycle, Moment, Stage
 from .errors import ServiceCycleError
 from .fleet.membership import Membership, load_membership
+from .fleet.settings import DesiredSettings, check_settings, load_settings
 from .fleet.shipper import Shipper, ShipStatus
 from .metrics import MomentFigures, moment_figures
 from .pin import PinGuard, hash_pin
@@ -62,19 +63,41 @@ class KioskSession:
         self.config = runtime.config
         self.cycle, self.stage, self.moment = runtime.kiosk_moment(cycle, moment)
         self.languages = list(self.config.kiosk.languages)
-        if language is not None and language not in self.languages:
-            raise ServiceCycleError(
-                f"language {language!r} is not offered by this kiosk; kiosk.languages: "
-                f"{', '.join(self.languages)}"
-            )
-        self.language = language or self.languages[0]
+        self.language = self.default_language = self.languages[0]
         self.scale = self.config.kiosk.scale or self.cycle.scale
+        self.membership: Membership | None = load_membership(runtime.data_dir)
+        self.shipper: Shipper | None = None
+        #: The hub's settings in force (their version; None: this kiosk's own), the last
+        #: ones it could not take and why, and ones received and waiting for a reset.
+        self.settings_version: int | None = None
+        self.settings_refused: int | None = None
+        self.settings_error: str | None = None
+        self._waiting: DesiredSettings | None = None
+        self._settings_lock = threading.Lock()
+        if self.membership is not None:
+            kept = load_settings(runtime.data_dir)  # no network needed: the last ones received
+            if kept is not None:
+                self._try_settings(kept)
+        if language is not None and language not in self.languages:
+            if self.settings_version is None:
+                raise ServiceCycleError(
+                    f"language {language!r} is not offered by this kiosk; kiosk.languages: "
+                    f"{', '.join(self.languages)}"
+                )
+            log.warning(
+                "language %r is not among the hub's languages for this kiosk (%s); starting in %r",
+                language,
+                ", ".join(self.languages),
+                self.languages[0],
+            )
+            language = None
+        self.language = language or self.languages[0]
+        #: The language every customer starts in (the attract screen resets to it).
+        self.default_language = self.language
         self._clock = clock
         self._last_tap: float | None = None
         self._tokens: SurveyTokens | None = None
         self._pin: PinGuard | None = None
-        self.membership: Membership | None = load_membership(runtime.data_dir)
-        self.shipper: Shipper | None = None
 
     @property
     def high_threshold(self) -> int:
@@ -194,8 +217,15 @@ class KioskSession:
 
     # -- the hub -------------------------------------------------------------------
 
-    def start_shipping(self, interval: float = 1.0) -> Shipper | None:
-        """Ship this kiosk's ratings to its hub in a background thread (None: no hub)."""
+    def start_shipping(
+        self, interval: float = 1.0, heartbeat: float | None = None
+    ) -> Shipper | None:
+        """Ship this kiosk's ratings to its hub in a background thread (None: no hub).
+
+        With nothing to ship it asks the hub every ``heartbeat`` seconds (default:
+        ``kiosk.heartbeat``); settings in the hub's replies wait for
+        :meth:`apply_waiting_settings`.
+        """
         if self.membership is None or self.shipper is not None:
             return self.shipper
         from importlib.metadata import version
@@ -203,13 +233,95 @@ class KioskSession:
         shipper = Shipper(
             self.runtime.site_store.changes,
             self.runtime.data_dir,
-            about=lambda: {"cycle": self.cycle.id, "moment": self.moment.id},
+            about=self.about,
             interval=interval,
+            heartbeat=self.config.kiosk.heartbeat.total_seconds()
+            if heartbeat is None
+            else heartbeat,
             version=version("servicecycle"),
+            on_settings=self.offer_settings,
         )
         shipper.start()
         self.shipper = shipper
         return shipper
+
+    def about(self) -> dict[str, object]:
+        """What this kiosk tells its hub of itself with every request (`hub kiosks`)."""
+        return {
+            "cycle": self.cycle.id,
+            "moment": self.moment.id,
+            "languages": list(self.languages),
+            "settings": {
+                "applied": self.settings_version,
+                "refused": self.settings_refused,
+                "error": self.settings_error,
+            },
+        }
+
+    # -- settings from the hub -----------------------------------------------------
+
+    def apply_settings(self, settings: DesiredSettings) -> None:
+        """Ask about ``settings``' cycle and moment, in its languages (the first one the
+        default), from now on. Checked against this kiosk's own catalogue first: a
+        :class:`ServiceCycleError` names what it lacks, and nothing changes."""
+        cycle, moment, languages = check_settings(
+            self.runtime.catalogue, settings.cycle, settings.moment, settings.languages
+        )
+        self._ask(cycle, moment)
+        self.languages = list(languages)
+        if self.language not in self.languages:
+            self.language = self.languages[0]
+        self.default_language = self.languages[0]
+        self.settings_version = settings.version
+        self.settings_refused = self.settings_error = None
+        log.info(
+            "kiosk now asks about %s/%s in %s: the hub's settings version %d, by %s",
+            cycle,
+            moment,
+            ", ".join(languages),
+            settings.version,
+            settings.changed_by or "?",
+        )
+
+    def offer_settings(self, settings: DesiredSettings) -> None:
+        """Settings the hub sent (from the shipper's thread): they wait for the kiosk to be
+        between customers (:meth:`apply_waiting_settings`)."""
+        with self._settings_lock:
+            self._waiting = settings
+        log.info("the hub's settings version %d wait for the next customer", settings.version)
+
+    @property
+    def settings_waiting(self) -> bool:
+        """Whether the hub sent settings that are not in force yet."""
+        return self._waiting is not None
+
+    def apply_waiting_settings(self) -> bool:
+        """Put the waiting settings in force (call between customers, off any tap): whether
+        they were. Settings this kiosk cannot take are refused, logged and told the hub."""
+        with self._settings_lock:
+            settings, self._waiting = self._waiting, None
+        if settings is None:
+            return False
+        applied = self._try_settings(settings)
+        if self.shipper is not None:
+            self.shipper.report_soon()  # so `hub kiosks` shows it now, not at the heartbeat
+        return applied
+
+    def _try_settings(self, settings: DesiredSettings) -> bool:
+        try:
+            self.apply_settings(settings)
+        except ServiceCycleError as exc:
+            self.settings_refused, self.settings_error = settings.version, str(exc)
+            log.warning(
+                "the hub's settings version %d are refused here, the kiosk asks about %s/%s "
+                "as before: %s",
+                settings.version,
+                self.cycle.id,
+                self.moment.id,
+                exc,
+            )
+            return False
+        return True
 
     def hub_status(self) -> ShipStatus | None:
         """How shipping goes (connected, since when offline, how many wait); None: no hub."""
@@ -243,8 +355,15 @@ class KioskSession:
         return max(0.0, self._pin.locked_until - self._clock())
 
     def switch_moment(self, moment_id: str) -> None:
-        _, self.stage, self.moment = self.runtime.catalogue.moment(self.cycle.id, moment_id)
+        """Ask about another moment of the cycle (the staff menu; until the hub sets one)."""
+        self._ask(self.cycle.id, moment_id)
         log.info("kiosk now asks about %s/%s", self.cycle.id, moment_id)
+
+    def _ask(self, cycle_id: str, moment_id: str) -> None:
+        """The one way the kiosk's cycle and moment change (staff menu, hub's settings)."""
+        cycle, stage, moment = self.runtime.catalogue.moment(cycle_id, moment_id)
+        self.cycle, self.stage, self.moment = cycle, stage, moment
+        self.scale = self.config.kiosk.scale or cycle.scale
 
     def moments(self) -> list[tuple[Stage, Moment]]:
         return list(self.cycle.moments())

@@ -2,7 +2,9 @@
 
 The rule thread follows the store's change feed (what kiosks shipped and what
 guests answered), runs every site's engine on it, delivers notifications and
-writes down what kiosks said about themselves, once a second.
+writes down what kiosks said about themselves, once a second. With
+``[hub] report_receiver`` set, a second thread mails the weekly report cards
+that are due, once a minute.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from collections.abc import Callable
 
 import uvicorn
 
-from servicecycle.core import Hub
+from servicecycle.core import Hub, WeeklyMail
+from servicecycle.reportcard import render_document
 
 from .app import create_app
 
@@ -94,8 +97,53 @@ def serve(
     )
     rules = RulesThread(hub, rules_interval, make_dispatcher)
     rules.start()
+    mail = MailThread(hub) if hub.runtime.config.hub.report_receiver else None
+    if mail is not None:
+        mail.start()
     try:
         uvicorn.Server(config).run()
     finally:
         rules.stop()
+        if mail is not None:
+            mail.stop()
         hub.close()
+
+
+def weekly_mail(hub: Hub) -> WeeklyMail:
+    """The weekly report card's mailer, rendering with the report card's own templates."""
+    return WeeklyMail(
+        hub.runtime,
+        hub.chain,
+        hub.state_dir,
+        lambda report, lang, names: render_document(report, lang, site_names=names),
+    )
+
+
+class MailThread:
+    """Send the weekly report cards that are due, once a minute, in a thread of its own."""
+
+    INTERVAL = 60.0
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="servicecycle-hub-mail", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        mailer = None
+        while not self._stop.is_set():
+            try:
+                mailer = mailer or weekly_mail(self.hub)
+                mailer.run_once()
+            except Exception as exc:  # a bad receiver must not stop the hub; it says why
+                log.error("weekly report cards: %s: %s", type(exc).__name__, exc)
+            self._stop.wait(self.INTERVAL)
+        if mailer is not None:
+            mailer.close()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)

@@ -137,7 +137,6 @@ class KioskApp(App[None], inherit_bindings=False):
         self._retry_seconds = retry_seconds
         self.tick_seconds = tick_seconds
         self._handle_sigterm = handle_sigterm
-        self.default_language = session.language
         self.last_input = clock()
         self.problem: str | None = None  # why the kiosk is out of service, if it is
         self._store_down: str | None = None  # the same, as the store thread sees it
@@ -147,6 +146,8 @@ class KioskApp(App[None], inherit_bindings=False):
         self._chord: list[float] = []
         self._taps: list[float] = []
         self._staff_keys_until = 0.0  # the staff-keys guard is on until then (see staff_keys)
+        self._taps_in_flight = 0  # presses being recorded: the hub's settings wait for them
+        self._settings_worker = False  # an idle reset for the hub's settings is on its way
         self.staff_name = f"staff at kiosk {session.config.kiosk.id}"
         #: The survey link and code being made for the rating on a follow-up screen.
         self._survey: tuple[str, asyncio.Future[tuple[str, list[list[bool]]]]] | None = None
@@ -177,6 +178,11 @@ class KioskApp(App[None], inherit_bindings=False):
 
     def get_default_screen(self) -> Screen:
         return AttractScreen()
+
+    @property
+    def default_language(self) -> str:
+        """The language each customer starts in (the hub's settings may change it)."""
+        return self.session.default_language
 
     # -- start and stop ------------------------------------------------------------
 
@@ -256,11 +262,15 @@ class KioskApp(App[None], inherit_bindings=False):
 
     def rate(self, score: int, origin: Screen) -> None:
         """A face was pressed on ``origin``: record it, then move on from there."""
+        self._taps_in_flight += 1
         self.run_worker(self._rate(score, origin), group="taps")
 
     async def _rate(self, score: int, origin: Screen) -> None:
         try:
-            tap = await self.store.run(self._tap_job, score)
+            try:
+                tap = await self.store.run(self._tap_job, score)
+            finally:
+                self._taps_in_flight -= 1
         except Exception as exc:
             await self.out_of_service(exc)
             return
@@ -388,11 +398,11 @@ class KioskApp(App[None], inherit_bindings=False):
         try:
             while len(self.screen_stack) > 1:
                 await self.pop_screen()
+            await self._apply_settings()
             self.session.set_language(self.default_language)
             self._survey = None
             attract = self.screen
-            wanted = (self.session.language, self.session.moment.id)
-            if isinstance(attract, AttractScreen) and attract.composed_for != wanted:
+            if isinstance(attract, AttractScreen) and attract.composed_for != attract.layout_key():
                 await attract.recompose()
             if self.problem is not None:
                 await self.push_screen(OutOfServiceScreen())
@@ -404,6 +414,44 @@ class KioskApp(App[None], inherit_bindings=False):
         # Collect garbage now, while nobody is waiting, rather than in the middle of
         # the next customer's tap (a full collection can take tens of milliseconds).
         self.call_after_refresh(gc.collect)
+
+    async def _apply_settings(self) -> None:
+        """Between customers: put in force what the hub set (what to ask, the languages).
+
+        On the store thread, so a press being recorded finishes with the moment the
+        customer saw; the caller recomposes the attract screen.
+        """
+        if not self.session.settings_waiting:
+            return
+        try:
+            applied = await self.store.run(self.session.apply_waiting_settings)
+        except Exception:  # the kiosk goes on asking what it asked
+            log.exception("the hub's settings could not be applied")
+            return
+        if applied:
+            log.warning(
+                "kiosk %s now asks about %s/%s (set at the hub), between customers",
+                self.session.config.kiosk.id,
+                self.session.cycle.id,
+                self.session.moment.id,
+            )
+
+    def _settings_due(self, screen: Screen) -> bool:
+        """Whether the hub's waiting settings may be applied now: the attract screen alone,
+        nobody touching it for ``kiosk.idle_seconds``, no press being recorded."""
+        if not self.session.settings_waiting or self._taps_in_flight:
+            return False
+        if len(self.screen_stack) != 1 or not isinstance(screen, AttractScreen):
+            return False  # a customer's screen, the staff's, or a notice: at the next reset
+        idle = self.session.config.kiosk.idle_seconds
+        return self.clock() - self.last_input >= idle
+
+    async def _idle_settings(self, screen: Screen) -> None:
+        try:
+            if self.screen is screen and self._settings_due(screen):
+                await self.reset()
+        finally:
+            self._settings_worker = False
 
     # -- out of service ------------------------------------------------------------
 
@@ -493,6 +541,9 @@ class KioskApp(App[None], inherit_bindings=False):
         screen = self.screen
         if self._reset_due(screen):
             self.run_worker(self._auto_reset(screen), group="reset")
+        elif self._settings_due(screen) and not self._settings_worker:
+            self._settings_worker = True
+            self.run_worker(self._idle_settings(screen), group="reset")
 
     def _reset_due(self, screen: Screen) -> bool:
         kind = getattr(screen, "RESET_AFTER", None)

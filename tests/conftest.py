@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -121,3 +122,32 @@ def sync_playwright_or_fail():
     except ImportError:
         pytest.fail("playwright is not installed: pip install -e '.[test]'", pytrace=False)
     return sync_playwright
+
+
+# -- a real SMTP server on loopback (aiosmtpd) ---------------------------------------------
+
+
+@pytest.fixture
+def smtp_server():
+    controller_module = pytest.importorskip("aiosmtpd.controller")
+
+    class Inbox:
+        def __init__(self) -> None:
+            self.messages: list = []
+            self.refuse = 0
+
+        async def handle_DATA(self, server, session, envelope):
+            if self.refuse:
+                self.refuse -= 1
+                return "451 4.3.0 try again later"
+            self.messages.append(envelope)
+            return "250 OK"
+
+    inbox = Inbox()
+    with socket.socket() as probe:  # aiosmtpd needs a known port to check it started
+        probe.bind(("127.0.0.1", 0))
+        inbox.port = probe.getsockname()[1]
+    controller = controller_module.Controller(inbox, hostname="127.0.0.1", port=inbox.port)
+    controller.start()
+    yield inbox
+    controller.stop()

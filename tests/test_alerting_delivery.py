@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import socket
 import sys
 import time
 from types import SimpleNamespace
@@ -184,32 +183,6 @@ def test_retry_policy_is_full_jitter_exponential_with_retry_after_as_a_floor():
 
 
 # -- email ------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def smtp_server():
-    controller_module = pytest.importorskip("aiosmtpd.controller")
-
-    class Inbox:
-        def __init__(self) -> None:
-            self.messages: list = []
-            self.refuse = 0
-
-        async def handle_DATA(self, server, session, envelope):
-            if self.refuse:
-                self.refuse -= 1
-                return "451 4.3.0 try again later"
-            self.messages.append(envelope)
-            return "250 OK"
-
-    inbox = Inbox()
-    with socket.socket() as probe:  # aiosmtpd needs a known port to check it started
-        probe.bind(("127.0.0.1", 0))
-        inbox.port = probe.getsockname()[1]
-    controller = controller_module.Controller(inbox, hostname="127.0.0.1", port=inbox.port)
-    controller.start()
-    yield inbox
-    controller.stop()
 
 
 def email_settings(port: int, **extra):

@@ -35,6 +35,7 @@ def test_core_knows_nothing_of_kiosk_cli_survey_or_plugins():
         "servicecycle.survey",
         "servicecycle.hub",
         "servicecycle.console",
+        "servicecycle.reportcard",
         "servicecycle.testing",
         "textual",
         "starlette",
@@ -72,7 +73,9 @@ def test_the_hub_talks_to_the_public_core_and_serves_the_survey_pages():
         for f, m in imports_of("hub")
         if m.startswith("servicecycle")
         and m != "servicecycle.core"
-        and not m.startswith(("servicecycle.survey", "servicecycle.console"))
+        and not m.startswith(
+            ("servicecycle.survey", "servicecycle.console", "servicecycle.reportcard")
+        )
     ]
     assert bad == []
 
@@ -85,11 +88,26 @@ def test_the_console_talks_to_the_public_core_and_borrows_the_survey_defences():
         if m.startswith("servicecycle")
         and m != "servicecycle.core"
         and m != "servicecycle.survey.security"
+        and m != "servicecycle.reportcard"
     ]
     assert bad == []
 
 
-@pytest.mark.parametrize("folder", ["core", "plugins", "kiosk", "survey", "hub", "console"])
+def test_the_report_card_renders_core_reports_and_nothing_else():
+    """One rendering for the file, the page and the e-mail: core's reports in, HTML out."""
+    bad = [
+        (f, m)
+        for f, m in imports_of("reportcard")
+        if (m.startswith("servicecycle") and not m.startswith("servicecycle.core"))
+        or m.startswith(("textual", "starlette", "uvicorn"))
+    ]
+    assert bad == []
+    assert {m for _, m in imports_of("reportcard")} >= {"jinja2", "servicecycle.core.reports.model"}
+
+
+@pytest.mark.parametrize(
+    "folder", ["core", "plugins", "kiosk", "survey", "hub", "console", "reportcard"]
+)
 def test_no_relative_imports_escape_their_folder(folder):
     for path in (ROOT / folder).rglob("*.py"):
         depth = len(path.relative_to(ROOT / folder).parts) - 1

@@ -7,6 +7,7 @@ role's scope, so a route added without a check fails here.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import time
@@ -100,6 +101,15 @@ def hub(tmp_path_factory):
     process.stop()
 
 
+#: Every page and download of the report card.
+REPORT_PATHS = (
+    "/console/report",
+    "/console/report/download.csv",
+    "/console/report/download.json",
+    "/console/report/download.html",
+)
+
+
 def alerts_by_site(hub: HubProcess) -> dict[str, str]:
     return {a["key"]["site"]: a["id"] for a in hub.alerts() if a["state"] == "firing"}
 
@@ -168,6 +178,13 @@ def test_every_route_as_every_role(hub, name):
             assert followups.status_code == 303
         else:
             assert followups.status_code == (200 if allowed else 403), (name, site)
+        for path in REPORT_PATHS:
+            got = browser.get(path, params={"scope": f"site:{site}"})
+            if name is None:
+                assert got.status_code == 303, path
+            else:
+                may = allowed and USERS[name][0] != "staff"  # staff see no reports
+                assert got.status_code == (200 if may else 403), (name, site, path)
         if site not in ids:
             continue
         # Acting on another site's alert is refused even with the id in hand.
@@ -179,6 +196,15 @@ def test_every_route_as_every_role(hub, name):
                 assert done.status_code == 303 and "login" in done.headers["location"]
             else:
                 assert done.status_code == (303 if allowed else 403), (name, site, action)
+    for scope, sites in (("region:malaysia", {"kl", "penang"}), ("region:turkey", {"istanbul"}),
+                         ("chain", {"kl", "penang", "istanbul"})):  # fmt: skip
+        for path in REPORT_PATHS:
+            got = browser.get(path, params={"scope": scope})
+            if name is None:
+                assert got.status_code == 303
+            else:
+                may = sites <= sees and USERS[name][0] != "staff"
+                assert got.status_code == (200 if may else 403), (name, scope, path)
     if name is not None:
         home = browser.get("/console/").text
         for site in ("kl", "istanbul"):
@@ -319,3 +345,80 @@ def test_a_follow_up_is_taken_and_closed_and_comments_show_only_to_managers(hub)
     assert "closed by ana" in staff.get("/console/followups?site=kl").text
     bad = manager.post(f"/console/followups/kl/{answer}/reopen", data={"csrf": manager_csrf})
     assert bad.status_code == 400 and "not one of: take, close" in bad.text
+
+
+def test_the_report_card_names_moments_in_the_users_language_and_downloads_agree(hub):
+    browser, _ = sign_in(hub, "root")
+    page = browser.get("/console/report", params={"scope": "chain", "period": "7d"})
+    assert page.status_code == 200
+    assert page.headers["server-timing"].startswith("report;dur=")
+    text = page.text
+    # The kiosks asked about the hotel's check-in wait: its name, not its id, in the card.
+    assert "Check-in wait" in text and ">check-in-wait<" not in text
+    assert 'class="chart heat"' in text and 'class="chart service-map"' in text
+    turkish = browser.get(
+        "/console/report", params={"scope": "chain", "period": "7d", "lang": "tr"}
+    ).text
+    assert "Giriş bekleme süresi" in turkish and '<div class="report" lang="tr">' in turkish
+    assert "Check-in wait" not in turkish
+    data = browser.get(
+        "/console/report/download.json", params={"scope": "region:malaysia", "period": "7d"}
+    )
+    assert data.headers["content-disposition"].startswith('attachment; filename="report-malaysia-')
+    report = data.json()
+    assert report["filters"]["sites"] == ["kl", "penang"]
+    [cycle] = [c for c in report["cycles"] if c["count"]]
+    assert cycle["count"] == 3  # kl's three taps; istanbul's are another region's
+    assert sum(cell["count"] for cell in cycle["heat_map"]) == 3
+    line = next(m for m in cycle["report_card"] if m["moment"] == "check-in-wait")
+    assert line["name"] == "Check-in wait" and line["faces"] == {"5": [3, 0, 0, 0, 0]}
+    csv_text = browser.get(
+        "/console/report/download.csv", params={"scope": "region:malaysia", "period": "7d"}
+    ).text
+    assert "Check-in wait" in csv_text and "\nhour,hotel-guest," in csv_text
+    offline = browser.get(
+        "/console/report/download.html", params={"scope": "site:kl", "period": "7d"}
+    ).text
+    assert offline.startswith("<!DOCTYPE html>") and "<script" not in offline
+    assert "<style>" in offline and "Check-in wait" in offline
+    # The page and the file share one body: the same sections, in the same order.
+    sections = re.findall(r"<h3>([^<]+)</h3>", offline)
+    page_kl = browser.get("/console/report", params={"scope": "site:kl", "period": "7d"}).text
+    assert re.findall(r"<h3>([^<]+)</h3>", page_kl) == sections
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"period": "fortnight"}, "period 'fortnight' is not known; allowed: 7d, 30d"),
+        ({"scope": "site:mars"}, "scope 'site:mars' names nothing; allowed: chain"),
+        ({"lang": "xx"}, "lang 'xx' is not a language reports are written in"),
+        ({"period": "custom", "since": "yesterday-ish"}, "period:"),
+    ],
+)
+def test_a_report_asked_for_wrongly_says_what_is_allowed(hub, params, expected):
+    browser, _ = sign_in(hub, "root")
+    page = browser.get("/console/report", params=params)
+    assert page.status_code == 400
+    assert html.unescape(expected) in html.unescape(page.text)
+    assert "Traceback" not in page.text
+
+
+def test_erasing_an_answer_is_for_managers_of_its_site_only(hub):
+    """Staff and other sites' managers are refused; the CLI then finds it erased."""
+    ana, ana_csrf = sign_in(hub, "ana")
+    page = ana.get("/console/followups", params={"site": "kl"}).text
+    [answer] = re.findall(r'id="followup-([0-9a-f]{32})"', page)
+    siti, siti_csrf = sign_in(hub, "siti")
+    emre, emre_csrf = sign_in(hub, "emre")
+    path = f"/console/followups/kl/{answer}/erase"
+    assert siti.post(path, data={"csrf": siti_csrf, "confirm": "yes"}).status_code == 403
+    assert emre.post(path, data={"csrf": emre_csrf, "confirm": "yes"}).status_code == 403
+    assert ana.post(path, data={"csrf": ana_csrf}).status_code == 400  # not confirmed
+    done = ana.post(path, data={"csrf": ana_csrf, "confirm": "yes"})
+    assert done.status_code == 303 and "erased" in done.headers["location"]
+    again = ana.post(path, data={"csrf": ana_csrf, "confirm": "yes"})
+    assert again.status_code == 400  # gone from the follow-ups: nothing left to erase
+    listed = hub.cli("answers", "list", "--json")
+    [row] = [a for a in json.loads(listed.stdout)["answers"] if a["id"] == answer]
+    assert row["erased"]

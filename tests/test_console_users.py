@@ -43,8 +43,22 @@ def test_users_are_added_listed_and_removed_and_only_a_hash_is_kept(tmp_path, pw
     assert typed.returncode == 0, typed.stderr
     listed = json.loads(run(data, "list", "--json").stdout)
     assert listed == [
-        {"name": "Ana", "role": "manager", "site": "demo-site", "region": None},
-        {"name": "root", "role": "admin", "site": None, "region": None},
+        {
+            "name": "Ana",
+            "role": "manager",
+            "site": "demo-site",
+            "region": None,
+            "email": None,
+            "language": "en",
+        },
+        {
+            "name": "root",
+            "role": "admin",
+            "site": None,
+            "region": None,
+            "email": None,
+            "language": "en",
+        },
     ]
     raw = (data / "hub" / "console.sqlite").read_bytes()
     assert PASSWORD.encode() not in raw

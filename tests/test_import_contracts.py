@@ -51,6 +51,7 @@ def test_every_import_contract_is_kept():
         "folder-engine-private",
         "hub-below-cli",
         "console-below-hub",
+        "reportcard-renders-only",
     }
     output = lint_imports(ROOT, ROOT / "pyproject.toml")
     assert output.startswith("exit 0"), output
@@ -75,6 +76,7 @@ PLANTED = {
     "testing/__init__.py": "",
     "hub/__init__.py": "import servicecycle.plugins\n",  # hub-below-cli
     "console/__init__.py": "import servicecycle.hub\n",  # console-below-hub
+    "reportcard/__init__.py": "import starlette\n",  # reportcard-renders-only
     "deploy/__init__.py": "",
     "core/store/locks.py": "",
     "core/store/maintenance.py": "",
@@ -110,6 +112,7 @@ def test_a_planted_violation_of_each_contract_is_caught(tmp_path):
         "servicecycle.plugins -> servicecycle.testing",
         "servicecycle.hub -> servicecycle.plugins",
         "servicecycle.console -> servicecycle.hub",
+        "servicecycle.reportcard -> starlette",
         "servicecycle.core.rules.follow -> servicecycle.core.store.segment",
     ):
         assert planted in output, output
@@ -123,7 +126,16 @@ def test_the_architecture_tests_and_the_contracts_agree(contract):
         assert set(found["forbidden_modules"]) == {
             *(
                 f"servicecycle.{n}"
-                for n in ("kiosk", "cli", "plugins", "survey", "hub", "console", "testing")
+                for n in (
+                    "kiosk",
+                    "cli",
+                    "plugins",
+                    "survey",
+                    "hub",
+                    "console",
+                    "reportcard",
+                    "testing",
+                )
             ),
             *("textual", "starlette", "uvicorn", "jinja2"),
         }

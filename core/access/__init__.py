@@ -7,11 +7,15 @@ filtered through :meth:`User.sites`, so a page of site A cannot leak site B.
 
 from .desk import SILENCE_CHOICES, AlertDesk, Forbidden, KioskDesk, SiteAlert
 from .followups import FollowUp, FollowUpDesk
+from .reports import CALENDAR, PERIODS, ReportDesk, ReportQueryError, ReportScope
 from .roles import ROLES, Role, User
 from .sessions import Session, SessionBook
 from .users import AccessError, UserBook
+from .weekly import WeeklyMail
 
 __all__ = [
+    "CALENDAR",
+    "PERIODS",
     "ROLES",
     "SILENCE_CHOICES",
     "AccessError",
@@ -20,10 +24,14 @@ __all__ = [
     "FollowUpDesk",
     "Forbidden",
     "KioskDesk",
+    "ReportDesk",
+    "ReportQueryError",
+    "ReportScope",
     "Role",
     "Session",
     "SessionBook",
     "SiteAlert",
     "User",
     "UserBook",
+    "WeeklyMail",
 ]

@@ -18,8 +18,11 @@ from ..rules.book import AlertBook
 from .users import AccessError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from ..alerting.silences import Silence
     from ..fleet.chain import Chain
+    from ..fleet.registry import KioskEntry
     from ..runtime import Runtime
     from .roles import User
 
@@ -62,11 +65,19 @@ class AlertDesk:
 
     def alerts(self, user: User, sites: list[str] | None = None) -> list[SiteAlert]:
         """Firing first, then pending; newest first within each."""
-        chosen = sites if sites is not None else user.sites(self.chain)
+        chosen = [
+            self._site_of(user, s) for s in (sites if sites is not None else user.sites(self.chain))
+        ]
+        single = len(self.chain.sites) == 1 and not self.runtime.config.hub.regions
+        by_site = AlertBook(self.runtime.site_store).current_by_site()  # one pass, all sites
         found = [
             SiteAlert(site, alert)
-            for site in (self._site_of(user, s) for s in chosen)
-            for alert in self._book(site).current()
+            for site in chosen
+            for alert in (
+                [a for alerts in by_site.values() for a in alerts]
+                if single
+                else by_site.get(site, []) + by_site.get(None, [])
+            )
         ]
         found.sort(key=lambda s: s.alert.since, reverse=True)
         found.sort(key=lambda s: s.alert.state is not AlertState.FIRING)
@@ -126,6 +137,7 @@ class KioskDesk:
         self.chain = chain
         self.registry = KioskRegistry(state_dir)
         self.tolerance = runtime.config.hub.clock_tolerance.total_seconds()
+        self.runtime = runtime  # its catalogue checks the settings `configure` keeps
 
     def kiosks(self, user: User, sites: list[str] | None = None) -> list[dict[str, Any]]:
         """Each kiosk's latest epoch, as `hub kiosks --json` gives it."""
@@ -142,3 +154,44 @@ class KioskDesk:
         return [
             e.to_json(self.chain.region_of.get(e.site), self.tolerance) for e in latest.values()
         ]
+
+    def configure(
+        self,
+        user: User,
+        kiosk: str,
+        *,
+        site: str | None = None,
+        cycle: str | None = None,
+        moment: str | None = None,
+        languages: Sequence[str] | str | None = None,
+    ) -> KioskEntry:
+        """Set what ``kiosk`` asks: its cycle, moment and languages (the first its default).
+
+        For managers of the kiosk's site or region and admins (:class:`Forbidden`
+        otherwise). ``site`` is needed only when two of the user's sites have a kiosk
+        of that name; ``languages`` is a list or a form's text (``"en, tr"``). A value
+        left out (None) stays as it is; the values are checked against
+        the hub's catalogue (:class:`~..fleet.settings.SettingsError` names the one at
+        fault and what is allowed). The same path as `servicecycle hub kiosk-set`, with
+        the user's name recorded; the kiosk picks the settings up at its next contact,
+        between customers. Returns the kiosk as the hub knows it now (``desired``,
+        ``pending``).
+        """
+        from ..fleet.settings import change_settings
+
+        if not user.can("kiosks"):
+            raise Forbidden(f"{user.name} may not change kiosks")
+        if site is not None and not user.may_see(self.chain, site):
+            raise Forbidden(f"{user.name} may not see site {site!r}")
+        change = change_settings(
+            self.registry,
+            self.runtime.catalogue,
+            kiosk,
+            site=site,
+            sites=user.sites(self.chain),
+            cycle=cycle,
+            moment=moment,
+            languages=languages,
+            by=user.name,
+        )
+        return change.entry

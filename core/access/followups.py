@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from ..answers import SurveyAnswer
+from ..answers import ErasedAnswer, SurveyAnswer
 from ..rating import format_time, new_rating_id, parse_time
 from .desk import Forbidden
 from .users import AccessError
@@ -128,3 +128,19 @@ class FollowUpDesk:
             }
         )
         return FollowUp(current.answer, after, user.name, now, current.comment, current.contact)
+
+    def erase(self, user: User, site: str, answer_id: str) -> ErasedAnswer:
+        """Erase this answer's comment and contact at the guest's request (managers, admins).
+
+        The same path as `servicecycle answers erase` (:func:`~..answers.erase_answer`),
+        with the user's name recorded; the answer must be one of ``site``'s.
+        """
+        from ..answers import erase_answer
+
+        if not user.can("comments"):
+            raise Forbidden(f"{user.name} ({user.role.value}) may not erase answers")
+        self._sites(user, [site])
+        current = next((f for f in self.followups(user, [site]) if f.answer.id == answer_id), None)
+        if current is None:
+            raise AccessError(f"no follow-up {answer_id!r} at site {site!r}")
+        return erase_answer(self.runtime.site_store, answer_id, user.name, "asked in the console")

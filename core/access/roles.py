@@ -34,6 +34,8 @@ class User:
     role: Role
     site: str | None = None  # staff, or a manager of one site
     region: str | None = None  # a manager of a region
+    email: str | None = None  # where the weekly report card goes (managers and admins)
+    language: str = "en"  # the language of their report card and e-mail
 
     def can(self, ability: str) -> bool:
         return ability in ABILITIES[self.role]

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .roles import Role, User
-from .users import open_db
+from .roles import User
+from .users import open_db, user_of
 
 IDLE = 30 * 60
 LIFETIME = 12 * 3600
@@ -80,18 +80,19 @@ class SessionBook:
         key = _digest(token)
         with self.lock, self.db:
             row = self.db.execute(
-                "SELECT s.csrf, s.created, s.seen, u.name, u.role, u.site, u.region "
+                "SELECT s.csrf, s.created, s.seen, u.name, u.role, u.site, u.region, u.email, "
+                "u.language "
                 "FROM sessions s JOIN users u ON u.name = s.name WHERE s.token = ?",
                 (key,),
             ).fetchone()
             if row is None:
                 return None
-            csrf, created, seen, name, role, site, region = row
+            csrf, created, seen, *who = row
             if seen < now - self.idle or created < now - self.lifetime:
                 self.db.execute("DELETE FROM sessions WHERE token = ?", (key,))
                 return None
             self.db.execute("UPDATE sessions SET seen = ? WHERE token = ?", (now, key))
-        return Session(User(name, Role(role), site, region), csrf, created)
+        return Session(user_of(who), csrf, created)
 
     def end(self, token: str | None) -> None:
         if token:

@@ -13,6 +13,7 @@ import re
 import sqlite3
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -60,10 +61,35 @@ def open_db(state_dir: Path) -> sqlite3.Connection:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")
         db.executescript(SCHEMA)
+        columns = {row[1] for row in db.execute("PRAGMA table_info(users)")}
+        for column in ("email", "language"):  # added with the weekly report card
+            if column not in columns:
+                db.execute(f"ALTER TABLE users ADD COLUMN {column} TEXT")
         path.chmod(0o600)
     except (OSError, sqlite3.Error) as exc:
         raise ServiceCycleError(f"cannot open the console's users {path}: {exc}") from exc
     return db
+
+
+COLUMNS = "name, role, site, region, email, language"
+#: Languages a user's report card may be written in (the report card's own list).
+LANGUAGES = ("en", "ms", "ru", "tr")
+EMAIL = re.compile(r"[^@\s<>,;\"]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}")
+
+
+def user_of(row: Any) -> User:
+    name, role, site, region, email, language = row[:6]
+    return User(name, Role(role), site, region, email or None, language or "en")
+
+
+def check_contact(email: str | None, language: str) -> tuple[str | None, str]:
+    """A user's e-mail address and language, or :class:`AccessError` saying what is allowed."""
+    email = (email or "").strip() or None
+    if email is not None and not EMAIL.fullmatch(email):
+        raise AccessError(f"e-mail {email!r} is not an address; write e.g. ana@hotel.example")
+    if language not in LANGUAGES:
+        raise AccessError(f"language {language!r} is not one of: {', '.join(LANGUAGES)}")
+    return email, language
 
 
 def check_password(name: str, password: str) -> None:
@@ -103,23 +129,48 @@ class UserBook:
         *,
         site: str | None = None,
         region: str | None = None,
+        email: str | None = None,
+        language: str = "en",
     ) -> User:
         """A new user; the role's scope checked (sites and regions by the caller's chain)."""
         user = self.check(name, role, site, region)
         check_password(name, password)
+        email, language = check_contact(email, language)
         now = self.clock()
         try:
             with self.lock, self.db:
                 self.db.execute(
-                    "INSERT INTO users (name, role, site, region, hash, created, changed) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (name, user.role.value, site, region, self.hasher.hash(password), now, now),
+                    "INSERT INTO users (name, role, site, region, hash, created, changed, "
+                    "email, language) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        name,
+                        user.role.value,
+                        site,
+                        region,
+                        self.hasher.hash(password),
+                        now,
+                        now,
+                        email,
+                        language,
+                    ),
                 )
         except sqlite3.IntegrityError:
             raise AccessError(
                 f"user {name!r} exists already (`hub user passwd` changes a password)"
             ) from None
-        return user
+        return replace(user, email=email, language=language)
+
+    def set_contact(self, name: str, *, email: str | None, language: str) -> User:
+        """Where a user's weekly report card goes and in which language (``email=None``: none)."""
+        email, language = check_contact(email, language)
+        with self.lock, self.db:
+            changed = self.db.execute(
+                "UPDATE users SET email = ?, language = ? WHERE name = ?", (email, language, name)
+            ).rowcount
+        found = self.get(name) if changed else None
+        if found is None:
+            raise AccessError(self._unknown(name))
+        return found
 
     @staticmethod
     def check(name: str, role: str, site: str | None = None, region: str | None = None) -> User:
@@ -145,17 +196,13 @@ class UserBook:
 
     def get(self, name: str) -> User | None:
         with self.lock:
-            row = self.db.execute(
-                "SELECT name, role, site, region FROM users WHERE name = ?", (name,)
-            ).fetchone()
-        return User(row[0], Role(row[1]), row[2], row[3]) if row else None
+            row = self.db.execute(f"SELECT {COLUMNS} FROM users WHERE name = ?", (name,)).fetchone()
+        return user_of(row) if row else None
 
     def users(self) -> list[User]:
         with self.lock:
-            rows = self.db.execute(
-                "SELECT name, role, site, region FROM users ORDER BY name"
-            ).fetchall()
-        return [User(r[0], Role(r[1]), r[2], r[3]) for r in rows]
+            rows = self.db.execute(f"SELECT {COLUMNS} FROM users ORDER BY name").fetchall()
+        return [user_of(r) for r in rows]
 
     def remove(self, name: str) -> None:
         """Remove a user and end their sessions at once."""
@@ -205,7 +252,7 @@ class UserBook:
                 )
             ]
             row = self.db.execute(
-                "SELECT name, role, site, region, hash FROM users WHERE name = ?", (name,)
+                f"SELECT {COLUMNS}, hash FROM users WHERE name = ?", (name,)
             ).fetchone()
         if len(times) >= MAX_FAILURES:
             wait = times[-MAX_FAILURES] + FAILURE_WINDOW - now
@@ -218,7 +265,7 @@ class UserBook:
             if len(password) > MAX_PASSWORD:
                 raise VerifyMismatchError
             # An unknown name costs the same hash as a known one: the time tells nothing.
-            self.hasher.verify(row[4] if row else self._dummy(), password)
+            self.hasher.verify(row[-1] if row else self._dummy(), password)
             if row is None:
                 raise VerifyMismatchError
         except (VerificationError, InvalidHashError):
@@ -228,8 +275,8 @@ class UserBook:
             raise AccessError("wrong name or password") from None
         with self.lock, self.db:
             self.db.execute("DELETE FROM failures WHERE name = ?", (name,))
-            if self.hasher.check_needs_rehash(row[4]):
+            if self.hasher.check_needs_rehash(row[-1]):
                 self.db.execute(
                     "UPDATE users SET hash = ? WHERE name = ?", (self.hasher.hash(password), name)
                 )
-        return User(row[0], Role(row[1]), row[2], row[3])
+        return user_of(row)

@@ -88,6 +88,10 @@ class EmailNotifier:
         return mail
 
     def send(self, notification: Notification) -> None:
+        self.deliver(self.message(notification))
+
+    def deliver(self, mail: EmailMessage) -> None:
+        """Send one message through this receiver's server (also the weekly report card's)."""
         s = self.settings
         where = f"SMTP {s.host}:{s.effective_port}"
         timeout = s.timeout.total_seconds()
@@ -103,7 +107,7 @@ class EmailNotifier:
                     client.starttls(context=ssl.create_default_context())
                 if s.username:
                     client.login(s.username, self._password or "")
-                client.send_message(self.message(notification))
+                client.send_message(mail)
         except smtplib.SMTPAuthenticationError as exc:
             raise DeliveryError(
                 f"{where}: login as {s.username!r} refused ({_reply(exc)}); check username "

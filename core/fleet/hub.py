@@ -11,6 +11,7 @@ import base64
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from .alerting import HubAlerting
 from .chain import Chain
 from .ingest import Ingest
 from .registry import EnrolmentError, KioskRegistry
+from .settings import MAX_LANGUAGES, SettingsChange, change_settings
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +157,8 @@ class Hub:
         self._heard(credential, entry.name, received, offset, about, result)
         answer = result.to_json()
         answer["clock_offset"] = offset
+        if entry.desired is not None:  # what this kiosk should ask (old kiosks ignore it)
+            answer["settings"] = entry.desired.to_wire()
         return Answer(200, answer)
 
     def _heard(
@@ -170,6 +174,7 @@ class Hub:
                 fields[key] = value
         since = about.get("offline_since")
         fields["offline_since"] = since if isinstance(since, int | float) else None
+        fields.update(_settings_heard(about))
         if result.refused:
             fields["last_refusal"] = str(result.refused[-1].get("error", ""))[:300]
             log.warning("kiosk %s: %d record(s) refused", name, len(result.refused))
@@ -181,6 +186,31 @@ class Hub:
             pending["accepted"] += result.accepted
             pending["duplicates"] += result.duplicates
             pending["refused"] += len(result.refused)
+
+    def set_kiosk_settings(
+        self,
+        kiosk: str,
+        *,
+        site: str | None = None,
+        cycle: str | None = None,
+        moment: str | None = None,
+        languages: Sequence[str] | str | None = None,
+        by: str,
+    ) -> SettingsChange:
+        """Set what ``kiosk`` asks (`hub kiosk-set`); it picks it up at its next contact."""
+        if site is not None:
+            self.chain.site(site)
+        return change_settings(
+            self.registry,
+            self.runtime.catalogue,
+            kiosk,
+            site=site,
+            sites=self.chain.sites,
+            cycle=cycle,
+            moment=moment,
+            languages=languages,
+            by=by,
+        )
 
     def flush(self) -> None:
         """Write what kiosks said about themselves (once a second, not per request)."""
@@ -216,3 +246,29 @@ class Hub:
         if self.alerting is not None:
             self.alerting.close()
         self.registry.close()
+
+
+def _version(value: object) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**62:
+        return value
+    return None
+
+
+def _settings_heard(about: dict[str, Any]) -> dict[str, Any]:
+    """What a kiosk said of the hub's settings: the languages it offers, the version it runs
+    with and the one it refused (and why). Nothing from a kiosk too old to say."""
+    fields: dict[str, Any] = {}
+    languages = about.get("languages")
+    if (
+        isinstance(languages, list)
+        and 0 < len(languages) <= MAX_LANGUAGES
+        and all(isinstance(lang, str) for lang in languages)
+    ):
+        fields["languages"] = [lang[:35] for lang in languages]
+    said = about.get("settings")
+    if isinstance(said, dict):
+        fields["settings_version"] = _version(said.get("applied"))
+        fields["settings_refused"] = _version(said.get("refused"))
+        error = said.get("error")
+        fields["settings_error"] = str(error)[:300] if isinstance(error, str) else None
+    return fields

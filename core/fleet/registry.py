@@ -9,21 +9,28 @@ Only hashes are kept. Codes and credentials are long random strings (not
 passwords a person picks), so one SHA-256 is the right hash: a slow password
 hash would cost every request without making a 256-bit secret any harder to
 guess.
+
+The schema is versioned (SQLite's ``user_version``): a registry made by an
+older hub is brought up to date when it is opened (:data:`MIGRATIONS`), and
+one made by a newer hub is refused rather than misread.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 import sqlite3
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from ..errors import ServiceCycleError
+from .settings import DesiredSettings
 
 FILE = "hub.sqlite"
 #: Letters and digits nobody misreads when typing a code from a screen.
@@ -46,6 +53,26 @@ CREATE TABLE IF NOT EXISTS kiosks (
     UNIQUE (site, kiosk, epoch)
 );
 """
+
+#: The schema :data:`SCHEMA` and :data:`MIGRATIONS` make (``PRAGMA user_version``).
+SCHEMA_VERSION = 1
+#: Statements that bring the schema from the version before to this one.
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    # 1: settings set at the hub, per kiosk name of a site (they outlive an epoch), and
+    # what each kiosk says it runs with.
+    1: (
+        "ALTER TABLE kiosks ADD COLUMN languages TEXT",
+        "ALTER TABLE kiosks ADD COLUMN settings_version INTEGER",
+        "ALTER TABLE kiosks ADD COLUMN settings_refused INTEGER",
+        "ALTER TABLE kiosks ADD COLUMN settings_error TEXT",
+        """CREATE TABLE IF NOT EXISTS kiosk_settings (
+            site TEXT NOT NULL, kiosk TEXT NOT NULL, version INTEGER NOT NULL,
+            cycle TEXT NOT NULL, moment TEXT NOT NULL, languages TEXT NOT NULL,
+            changed_by TEXT NOT NULL, changed_at REAL NOT NULL,
+            PRIMARY KEY (site, kiosk)
+        )""",
+    ),
+}
 
 
 class EnrolmentError(ServiceCycleError):
@@ -77,10 +104,35 @@ class KioskEntry:
     refused: int
     set_aside: int
     last_refusal: str | None
+    #: What the kiosk said it offers, and which of the hub's settings it runs with
+    #: (None: its own), or refused and why. None from a kiosk too old to say.
+    languages: tuple[str, ...] | None = None
+    settings_version: int | None = None
+    settings_refused: int | None = None
+    settings_error: str | None = None
+    #: What the hub sets for this kiosk name (None: the kiosk's own configuration).
+    desired: DesiredSettings | None = None
 
     @property
     def name(self) -> str:
         return f"{self.site}/{self.kiosk}"
+
+    @property
+    def settings_state(self) -> str:
+        """``local`` (the hub sets nothing), ``applied``, ``refused`` (the kiosk could not
+        take them: :attr:`settings_error`) or ``pending`` (not picked up yet)."""
+        if self.desired is None:
+            return "local"
+        if self.settings_version == self.desired.version:
+            return "applied"
+        if self.settings_refused == self.desired.version:
+            return "refused"
+        return "pending"
+
+    @property
+    def pending(self) -> bool:
+        """The hub set settings the kiosk does not run with (yet)."""
+        return self.settings_state in ("pending", "refused")
 
     def to_json(self, region: str | None, tolerance: float) -> dict[str, Any]:
         """As `hub kiosks --json` and the console show it (times in ISO 8601, UTC)."""
@@ -108,6 +160,12 @@ class KioskEntry:
             refused=self.refused,
             set_aside=self.set_aside,
             last_refusal=self.last_refusal,
+            languages=None if self.languages is None else list(self.languages),
+            settings_version=self.settings_version,
+            settings_error=self.settings_error if self.settings_state == "refused" else None,
+            desired=None if self.desired is None else self.desired.to_wire(),
+            settings_state=self.settings_state,
+            pending=self.pending,
         )
         return data
 
@@ -132,10 +190,35 @@ class KioskRegistry:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
             self.db.executescript(SCHEMA)
+            self._migrate()
             self.path.chmod(0o600)
         except (OSError, sqlite3.Error) as exc:
             raise ServiceCycleError(f"cannot open the hub's registry {self.path}: {exc}") from exc
         self.lock = threading.Lock()
+
+    def _migrate(self) -> None:
+        """Bring the schema to :data:`SCHEMA_VERSION`, once, whichever process comes first."""
+        (found,) = self.db.execute("PRAGMA user_version").fetchone()
+        if found == SCHEMA_VERSION:
+            return
+        if found > SCHEMA_VERSION:
+            self.db.close()
+            raise ServiceCycleError(
+                f"the hub's registry {self.path} was written by a newer servicecycle "
+                f"(schema {found}; this one knows up to {SCHEMA_VERSION}): upgrade this one"
+            )
+        self.db.execute("BEGIN IMMEDIATE")  # `hub serve` and a `hub ...` command may race here
+        try:
+            (found,) = self.db.execute("PRAGMA user_version").fetchone()
+            for version in range(found + 1, SCHEMA_VERSION + 1):
+                for statement in MIGRATIONS[version]:
+                    self.db.execute(statement)
+            if found < SCHEMA_VERSION:
+                self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION:d}")
+            self.db.commit()
+        except BaseException:
+            self.db.rollback()
+            raise
 
     def close(self) -> None:
         self.db.close()
@@ -230,11 +313,11 @@ class KioskRegistry:
         """The live kiosk this credential belongs to; :class:`EnrolmentError` otherwise."""
         with self.lock:
             row = self.db.execute(
-                f"SELECT {_COLUMNS} FROM kiosks WHERE credential = ?", (digest(credential),)
+                f"{_SELECT} WHERE k.credential = ?", (digest(credential),)
             ).fetchone()
         if row is None:
             raise EnrolmentError("unknown kiosk credential (enrol with `servicecycle join`)", 401)
-        entry = KioskEntry(*row)
+        entry = _entry(row)
         if entry.revoked is not None:
             raise EnrolmentError(
                 f"kiosk {entry.name} (epoch {entry.epoch}) was revoked; enrol it again", 403
@@ -244,6 +327,8 @@ class KioskRegistry:
     def heard(self, credential: str, **fields: Any) -> None:
         """Note what a kiosk said about itself on a request (contact time, clock, backlog...)."""
         counters = {k: fields.pop(k) for k in ("accepted", "duplicates", "refused") if k in fields}
+        if isinstance(fields.get("languages"), list | tuple):
+            fields["languages"] = json.dumps(list(fields["languages"]))
         sets = [f"{name} = ?" for name in fields] + [f"{n} = {n} + ?" for n in counters]
         if not sets:
             return
@@ -255,13 +340,108 @@ class KioskRegistry:
     def kiosks(self) -> list[KioskEntry]:
         """Every kiosk epoch ever enrolled, by site, kiosk and epoch."""
         with self.lock:
-            rows = self.db.execute(
-                f"SELECT {_COLUMNS} FROM kiosks ORDER BY site, kiosk, epoch"
-            ).fetchall()
-        return [KioskEntry(*row) for row in rows]
+            rows = self.db.execute(f"{_SELECT} ORDER BY k.site, k.kiosk, k.epoch").fetchall()
+        return [_entry(row) for row in rows]
+
+    def live_kiosk(
+        self, kiosk: str, site: str | None = None, sites: Iterable[str] | None = None
+    ) -> KioskEntry:
+        """The enrolled (not revoked) epoch of ``kiosk``, at ``site`` or the one site that has
+        it, among ``sites`` if given; an error naming the enrolled kiosks otherwise."""
+        allowed = None if sites is None else set(sites)
+        live = [
+            e for e in self.kiosks() if e.revoked is None and (allowed is None or e.site in allowed)
+        ]
+        found = [e for e in live if e.kiosk == kiosk and (site is None or e.site == site)]
+        if not found:
+            known = ", ".join(sorted({e.name for e in live}))
+            raise ServiceCycleError(
+                f"no enrolled kiosk {kiosk!r}"
+                + (f" at site {site!r}" if site else "")
+                + f"; enrolled: {known or '(none)'}"
+            )
+        at = sorted({e.site for e in found})
+        if len(at) > 1:
+            raise ServiceCycleError(
+                f"kiosk {kiosk!r} is enrolled at sites {', '.join(at)}: say which (--site)"
+            )
+        return found[-1]
+
+    # -- settings set at the hub -------------------------------------------------------
+
+    def settings_of(self, site: str, kiosk: str) -> DesiredSettings | None:
+        """What the hub sets for ``kiosk`` of ``site`` (None: its own configuration)."""
+        with self.lock:
+            row = self.db.execute(
+                f"SELECT {_SETTINGS} FROM kiosk_settings s WHERE s.site = ? AND s.kiosk = ?",
+                (site, kiosk),
+            ).fetchone()
+        return _settings(row)
+
+    def set_settings(
+        self,
+        site: str,
+        kiosk: str,
+        cycle: str,
+        moment: str,
+        languages: tuple[str, ...],
+        *,
+        by: str,
+        now: float | None = None,
+    ) -> DesiredSettings:
+        """Keep new settings for ``kiosk`` of ``site`` (checked by the caller): the next version."""
+        now = time.time() if now is None else now
+        with self.lock, self.db:
+            self.db.execute(
+                "INSERT INTO kiosk_settings "
+                "(site, kiosk, version, cycle, moment, languages, changed_by, changed_at) "
+                "VALUES (?, ?, 1, ?, ?, ?, ?, ?) ON CONFLICT (site, kiosk) DO UPDATE SET "
+                "version = version + 1, cycle = excluded.cycle, moment = excluded.moment, "
+                "languages = excluded.languages, changed_by = excluded.changed_by, "
+                "changed_at = excluded.changed_at",
+                (site, kiosk, cycle, moment, json.dumps(list(languages)), by, now),
+            )
+            row = self.db.execute(
+                f"SELECT {_SETTINGS} FROM kiosk_settings s WHERE s.site = ? AND s.kiosk = ?",
+                (site, kiosk),
+            ).fetchone()
+        settings = _settings(row)
+        assert settings is not None
+        return settings
 
 
 _COLUMNS = (
     "site, kiosk, epoch, enrolled, revoked, last_contact, clock_offset, backlog, version, "
-    "cycle, moment, offline_since, accepted, duplicates, refused, set_aside, last_refusal"
+    "cycle, moment, offline_since, accepted, duplicates, refused, set_aside, last_refusal, "
+    "languages, settings_version, settings_refused, settings_error"
 )
+_SETTINGS = "s.version, s.cycle, s.moment, s.languages, s.changed_by, s.changed_at"
+_SELECT = (
+    "SELECT "
+    + ", ".join(f"k.{c.strip()}" for c in _COLUMNS.split(","))
+    + f", {_SETTINGS} FROM kiosks k "
+    "LEFT JOIN kiosk_settings s ON s.site = k.site AND s.kiosk = k.kiosk"
+)
+_KIOSK_FIELDS = len(_COLUMNS.split(","))
+_LANGUAGES = [c.strip() for c in _COLUMNS.split(",")].index("languages")
+
+
+def _languages(text: str | None) -> tuple[str, ...] | None:
+    try:
+        value = json.loads(text) if text else None
+    except ValueError:
+        return None
+    return tuple(str(v) for v in value) if isinstance(value, list) else None
+
+
+def _settings(row: tuple[Any, ...] | None) -> DesiredSettings | None:
+    if row is None or row[0] is None:
+        return None
+    version, cycle, moment, languages, by, at = row
+    return DesiredSettings(version, cycle, moment, _languages(languages) or (), by, at)
+
+
+def _entry(row: tuple[Any, ...]) -> KioskEntry:
+    fields = list(row[:_KIOSK_FIELDS])
+    fields[_LANGUAGES] = _languages(fields[_LANGUAGES])
+    return KioskEntry(*fields, desired=_settings(row[_KIOSK_FIELDS:]))

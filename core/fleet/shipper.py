@@ -12,6 +12,11 @@ never wait for any of this: they are durable in the data folder first.
 - a record the hub refuses is set aside (``outbox/set-aside.jsonl``) with the
   reason, counted for staff and the hub, and the records behind it go on;
 - a refused credential (revoked) stops shipping, keeping every record here.
+
+With nothing to send it still asks the hub every :data:`HEARTBEAT` seconds
+(``kiosk.heartbeat``), so the hub knows it is there, and the settings the hub's
+reply carries (what the kiosk asks, see :mod:`.settings`) reach it within that
+time: they are kept in ``hub-settings.json`` and handed to ``on_settings``.
 """
 
 from __future__ import annotations
@@ -28,11 +33,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..config import HEARTBEAT as KIOSK_HEARTBEAT
 from ..errors import ServiceCycleError, StoreError
 from ..rating import format_time, utc_now
 from ..store.contract import Change, ChangeFeed, Cursor
 from ..store.store import write_atomic, write_synced
 from .membership import Membership, load_membership, membership_path
+from .settings import DesiredSettings, load_settings, save_settings
 from .wire import Unreachable, post
 
 log = logging.getLogger(__name__)
@@ -42,8 +49,9 @@ OUTBOX = "outbox"
 BATCH = 500
 #: Seconds between looks at the feed when all is shipped (about a second of taps per batch).
 INTERVAL = 1.0
-#: Seconds between requests when there is nothing to send, so the hub knows the kiosk is there.
-HEARTBEAT = 15.0
+#: Seconds between requests when there is nothing to send, so the hub knows the kiosk is there
+#: and its settings reach the kiosk (``kiosk.heartbeat``: 15 s unless set, at most 60).
+HEARTBEAT = KIOSK_HEARTBEAT.total_seconds()
 #: Backoff after failures: first delay and the cap (seconds).
 BACKOFF_FIRST, BACKOFF_CAP = 1.0, 60.0
 #: How long a refused (revoked) kiosk waits before asking again.
@@ -94,9 +102,12 @@ class Shipper:
         timeout: float = 30.0,
         version: str = "",
         clock: Callable[[], float] = time.time,
+        on_settings: Callable[[DesiredSettings], None] | None = None,
     ) -> None:
         """``data_dir`` holds the membership and the outbox; ``source`` (default: the same
-        folder) is the folder whose records ship, e.g. a replaced kiosk's old one."""
+        folder) is the folder whose records ship, e.g. a replaced kiosk's old one.
+        ``on_settings`` is called (on the shipper's thread) with settings the hub sent
+        that differ from the last ones, once they are kept in the data folder."""
         self.feed = feed
         self.data_dir = Path(data_dir)
         self.outbox = self.data_dir / OUTBOX
@@ -120,7 +131,12 @@ class Shipper:
         self._counted = self._acked = 0
         self._lock_fd: int | None = None
         self._stop = threading.Event()
+        self._wake = threading.Event()  # report_soon(): cut the wait short
+        self._report = False
         self._thread: threading.Thread | None = None
+        self.on_settings = on_settings
+        #: The last settings the hub sent (kept in ``hub-settings.json``), None: none yet.
+        self.settings: DesiredSettings | None = load_settings(self.data_dir)
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -132,13 +148,23 @@ class Shipper:
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread is not None and self._thread.is_alive():
             self._thread.join(timeout)
         self.release_lock()
 
+    def report_soon(self) -> None:
+        """Tell the hub about this kiosk at the next step, not at the next heartbeat
+        (e.g. once new settings are in force, so `hub kiosks` shows them at once)."""
+        self._report = True
+        self._wake.set()
+
     def _run(self) -> None:
         while not self._stop.is_set():
-            self._stop.wait(self.step_delay())
+            delay = self.step_delay()
+            if not self._stop.is_set():
+                self._wake.wait(delay)
+                self._wake.clear()
 
     def step_delay(self) -> float:
         """One step; how long to wait before the next."""
@@ -181,6 +207,7 @@ class Shipper:
         now = time.time()
         if (
             not changes
+            and not self._report
             and self.status.last_contact
             and now - self.status.last_contact < self.heartbeat
         ):
@@ -189,6 +216,7 @@ class Shipper:
 
     def _send(self, member: Membership, changes: list[Change]) -> StepResult:
         self._retry_after = None
+        self._report = False
         body = {
             "about": {**self.about(), **self._about()},
             "changes": [{"kind": c.kind, "rating": c.rating.to_record()} for c in changes],
@@ -216,6 +244,7 @@ class Shipper:
                     self._set_aside(change, str(by_index[index].get("error", "refused")))
             self._advance(changes)
             self._connected()
+            self._take_settings(reply.body.get("settings"))
             full = bool(changes) and len(changes) >= self.batch
             self.batch = min(self.batch_limit, self.batch * 2)
             return StepResult(sent=len(changes) - len(by_index), set_aside=len(by_index), more=full)
@@ -236,6 +265,26 @@ class Shipper:
         return self._failed(f"the hub refused the request ({reply.status}): {reply.error}")
 
     _retry_after: float | None = None
+
+    def _take_settings(self, data: object) -> None:
+        """Settings in the hub's reply: kept and handed on when they changed. No field (an
+        older hub, or none set for this kiosk) keeps the last ones."""
+        if data is None:
+            return
+        settings = DesiredSettings.from_wire(data)
+        if settings is None or settings == self.settings:
+            return
+        log.info("settings from the hub: %s, by %s", settings.describe(), settings.changed_by)
+        try:
+            save_settings(self.data_dir, settings)
+        except OSError as exc:  # in force now all the same; a restart falls back to the last kept
+            log.warning("settings from the hub not kept in %s: %s", self.data_dir, exc)
+        self.settings = settings
+        if self.on_settings is not None:
+            try:
+                self.on_settings(settings)
+            except Exception:
+                log.exception("settings from the hub could not be handed on")
 
     # -- what the hub and staff are told ---------------------------------------------------
 

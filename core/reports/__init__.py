@@ -7,8 +7,9 @@ the service map (every stage in order with its score), the report card
 perceived one, the trend against the previous period, and the phase of the
 service's lifecycle. docs/reports.md defines every figure.
 
-Rendering for a terminal is the CLI's job; :mod:`.html` and :mod:`.export`
-write the self-contained HTML page, JSON and CSV.
+Rendering is not core's job: the CLI draws a report in the terminal, the
+``servicecycle.reportcard`` package draws it as HTML (the offline file and the
+console's page, from the same templates); :mod:`.export` writes JSON and CSV.
 """
 
 from .build import ReportRequest, build_report

@@ -110,7 +110,7 @@ def build_report(
     )
     since, until = period.utc()
     report.survey = survey_section(
-        site.answers, catalogue, since, until, scope, request.low_threshold
+        site.answers, catalogue, since, until, scope, request.low_threshold, request.language
     )
     return report
 
@@ -138,6 +138,7 @@ def _cycle(cycle: Cycle, rollups: Rollups, request: ReportRequest) -> CycleRepor
             cycle.id,
             stage.id,
             moment.id,
+            moment.label(lang, fallback),
             pick(moment.question, lang, fallback),
             moment.critical,
             moment.target,
@@ -193,6 +194,15 @@ def _cycle(cycle: Cycle, rollups: Rollups, request: ReportRequest) -> CycleRepor
             {month: t.count for (month, c), t in rollups.monthly.items() if c == cycle.id},
             last_complete_month(request.period),
         ),
+        heat={
+            (weekday, hour): figures(tally, cycle.scale, None, low)
+            for (c, weekday, hour), tally in sorted(rollups.hours.items())
+            if c == cycle.id and tally.count
+        },
+        reason_names={
+            reason.id: pick(reason.label, lang, fallback)
+            for reason in cycle.available_reasons.values()
+        },
     )
 
 

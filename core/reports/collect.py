@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -94,6 +95,8 @@ class Rollups:
     by_language: dict[tuple[str, str, str], Tally] = field(default_factory=dict)
     daily: dict[tuple[str, str, str], Tally] = field(default_factory=dict)  # day, cycle, moment
     monthly: dict[tuple[str, str], Tally] = field(default_factory=dict)  # month, cycle
+    # (cycle, weekday 0 = Monday, local hour): this period, all moments together
+    hours: dict[tuple[str, int, int], Tally] = field(default_factory=dict)
     sources: Sources = field(default_factory=Sources)
 
 
@@ -116,6 +119,7 @@ def _finish(rollups: Rollups) -> None:
         (rollups.by_language, False),
         (rollups.daily, False),
         (rollups.monthly, False),
+        (rollups.hours, False),
     ):
         for key, tallies in table.items():
             table[key] = Tally.total(tallies, reasons)  # type: ignore[arg-type]
@@ -266,22 +270,27 @@ def _roll(summary: Summary, windows: Windows, scope: Scope, rollups: Rollups) ->
                 windows.previous_since <= at < windows.since,
                 windows.history_since <= at < windows.until,
                 b.day,
+                date.fromisoformat(b.day).weekday(),
             )
         )
     cycles, site, kiosk, language = scope.cycles, scope.site, scope.kiosk, scope.language
     sites = scope.sites
-    for key, tally in summary.cells.items():
-        b, cycle, moment, c_site, c_kiosk, c_language, suspect = key
-        if (
+
+    def wanted(cycle: str, c_site: str, c_kiosk: str, c_language: str, suspect: bool) -> bool:
+        return not (
             (suspect and not scope.include_suspect)
             or (cycles is not None and cycle not in cycles)
             or (site is not None and c_site != site)
             or (sites is not None and c_site not in sites)
             or (kiosk is not None and c_kiosk != kiosk)
             or (language is not None and c_language != language)
-        ):
+        )
+
+    for key, tally in summary.cells.items():
+        b, cycle, moment, c_site, c_kiosk, c_language, suspect = key
+        if not wanted(cycle, c_site, c_kiosk, c_language, suspect):
             continue
-        current, previous, history, day = placed[b]
+        current, previous, history, day, _weekday = placed[b]
         if current:
             _add(rollups.current, (cycle, moment), tally)
             _add(rollups.by_site, (cycle, c_site, moment), tally)
@@ -292,3 +301,8 @@ def _roll(summary: Summary, windows: Windows, scope: Scope, rollups: Rollups) ->
             _add(rollups.previous, (cycle, moment), tally)
         if history:
             _add(rollups.monthly, (day[:7], cycle), tally)
+    for key, tally in summary.hours.items():
+        b, hour, cycle, c_site, c_kiosk, c_language, suspect = key
+        current, _previous, _history, _day, weekday = placed[b]
+        if current and wanted(cycle, c_site, c_kiosk, c_language, suspect):
+            _add(rollups.hours, (cycle, weekday, hour), tally)

@@ -7,8 +7,10 @@ comparison with the previous period, series, lifecycle and survey — under
 The CSV form is one table a spreadsheet can filter: one row per figure
 holder, with a ``section`` column saying what the row is (``cycle``,
 ``stage``, ``moment``, ``site``, ``kiosk``, ``language``, ``day``/``week``,
-``month``, ``survey-stage``). Shares are fractions (0.78, not 78 %), empty
-cells mean "no value".
+``month``, ``hour`` (the heat map's weekday and local hour), ``survey-stage``);
+``name`` is the cycle's, stage's or moment's name in the report's language and
+``faces`` the answers per face (``5:2/1/4/9/20``). Shares are fractions (0.78,
+not 78 %), empty cells mean "no value".
 """
 
 from __future__ import annotations
@@ -59,7 +61,12 @@ COLUMNS = (
     "change_negative_share",
     "change_negative_share_beyond_noise",
     "top_reasons",
+    "name",
+    "faces",
 )
+
+#: The heat map's rows are keyed ``"<weekday> <hour>"``, e.g. ``"Monday 09"``.
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
 def write_json(report: Report, out: TextIO) -> None:
@@ -89,6 +96,9 @@ def _figures(f: Figures) -> dict[str, Any]:
         "gap": f.gap,
         **_ends("gap", f.gap_ci),
         "top_reasons": ";".join(f"{reason}:{n}" for reason, n in f.reasons[:5]),
+        "faces": ";".join(
+            f"{scale}:" + "/".join(map(str, counts)) for scale, counts in sorted(f.faces.items())
+        ),
     }
 
 
@@ -109,12 +119,19 @@ def rows(report: Report) -> Iterator[dict[str, Any]]:
     """Every row of the CSV form, as dicts keyed by :data:`COLUMNS`."""
     for cycle in report.cycles:
         base = {"cycle": cycle.cycle}
-        yield {"section": "cycle", **base, **_figures(cycle.figures), **_compared(cycle.comparison)}
+        yield {
+            "section": "cycle",
+            **base,
+            "name": cycle.name,
+            **_figures(cycle.figures),
+            **_compared(cycle.comparison),
+        }
         for stage in cycle.stages:
             yield {
                 "section": "stage",
                 **base,
                 "stage": stage.stage,
+                "name": stage.name,
                 "critical": stage.critical,
                 **_figures(stage.figures),
                 **_compared(stage.comparison),
@@ -125,6 +142,7 @@ def rows(report: Report) -> Iterator[dict[str, Any]]:
                 **base,
                 "stage": line.stage,
                 "moment": line.moment,
+                "name": line.name,
                 "critical": line.critical,
                 **_figures(line.figures),
                 **_compared(line.comparison),
@@ -145,6 +163,13 @@ def rows(report: Report) -> Iterator[dict[str, Any]]:
             }
         for month, count in cycle.lifecycle.months:
             yield {"section": "month", **base, "key": month, "count": count}
+        for (weekday, hour), f in sorted(cycle.heat.items()):
+            yield {
+                "section": "hour",
+                **base,
+                "key": f"{WEEKDAYS[weekday]} {hour:02d}",
+                **_figures(f),
+            }
     if report.survey is not None:
         for survey_cycle in report.survey.cycles:
             for stage in survey_cycle.stages:

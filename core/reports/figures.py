@@ -188,6 +188,8 @@ class Figures:
     gap: float | None = None
     gap_ci: Interval | None = None
     reasons: tuple[tuple[str, int], ...] = field(default=())
+    #: How many answers gave each face, per scale answered on: ``{5: (n1, ..., n5)}``.
+    faces: dict[int, tuple[int, ...]] = field(default_factory=dict)
 
     @property
     def too_few(self) -> bool:
@@ -227,6 +229,7 @@ class Figures:
             "satisfied": self.satisfied,
             "negative": self.negative,
             "top_reasons": [list(item) for item in self.reasons],
+            "faces": {str(scale): list(counts) for scale, counts in self.faces.items()},
         }
 
 
@@ -262,6 +265,11 @@ def figures(
     target_value = None if target is None else float(target)
     if n == 0:
         return Figures(0, cycle_scale, target=target_value, reasons=reasons)
+    faces = {
+        scale: tuple(tally.counts[slot(scale, 1) : slot(scale, scale) + 1])
+        for scale in SCALES
+        if any(tally.counts[slot(scale, 1) : slot(scale, scale) + 1])
+    }
     mean = total / (n * _UNIT)
     variance = (n * squares - total * total) / (n * (n - 1) * _UNIT * _UNIT) if n > 1 else 0.0
     mean_ci = _clip(mean_interval(mean, variance, n), 1.0, float(cycle_scale))
@@ -287,6 +295,7 @@ def figures(
         if target_value is None or mean_ci is None
         else mean_ci.scaled(-1.0, target_value),
         reasons=reasons,
+        faces=faces,
     )
 
 

@@ -1,7 +1,7 @@
 """What a report holds: the service map and report card of each cycle, trend, lifecycle, survey.
 
 Plain data with a JSON form; building it is :mod:`.build`'s job, drawing it is
-the renderers' (the CLI's Rich tables, :mod:`.html`, :mod:`.export`).
+the renderers' (the CLI's Rich tables, ``servicecycle.reportcard``, :mod:`.export`).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ class MomentLine:
     cycle: str
     stage: str
     moment: str
+    name: str  # the moment's name in the report's language
     question: str
     critical: bool
     target: float
@@ -39,6 +40,7 @@ class MomentLine:
     def to_json(self) -> dict[str, Any]:
         return {
             "moment": self.moment,
+            "name": self.name,
             "stage": self.stage,
             "question": self.question,
             "critical": self.critical,
@@ -98,6 +100,10 @@ class CycleReport:
     series: list[Point] = field(default_factory=list)
     moment_series: dict[str, list[Point]] = field(default_factory=dict)  # critical moments
     lifecycle: Lifecycle = field(default_factory=lambda: Lifecycle(None, ()))
+    #: (weekday 0 = Monday, local hour) -> figures of that hour, all moments together.
+    heat: dict[tuple[int, int], Figures] = field(default_factory=dict)
+    #: Reason id -> its label in the report's language.
+    reason_names: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -119,6 +125,17 @@ class CycleReport:
                 for moment, points in self.moment_series.items()
             },
             "lifecycle": self.lifecycle.to_json(),
+            "heat_map": [
+                {
+                    "weekday": weekday,
+                    "hour": hour,
+                    "count": f.count,
+                    "negative": f.negative,
+                    "negative_share": f.negative_share,
+                }
+                for (weekday, hour), f in sorted(self.heat.items())
+            ],
+            "reason_names": dict(sorted(self.reason_names.items())),
         }
 
 

@@ -30,8 +30,9 @@ from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
-from itertools import compress, islice, pairwise, repeat
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+from itertools import compress, islice, pairwise
 from operator import itemgetter, le
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,9 @@ from .period import local_day, local_midnight, utc_text
 
 #: (bin, cycle, moment, site, kiosk, language, suspect): one cell of a summary.
 CellKey = tuple[int, str, str, str, str, str, bool]
+#: (bin, local hour 0-23, cycle, site, kiosk, language, suspect): one hour of a bin,
+#: all moments together (the hour-of-day x weekday heat map needs no more).
+HourKey = tuple[int, int, str, str, str, str, bool]
 #: What a record adds to a summary, parsed once per distinct line remainder:
 #: ((cycle, moment, site, kiosk, language, suspect), tally slot, reasons).
 Fields = tuple[tuple[str, str, str, str, str, bool], int, tuple[str, ...]]
@@ -66,12 +70,14 @@ class Summary:
     bins: list[Bin] = field(default_factory=list)
     cells: dict[CellKey, Tally] = field(default_factory=dict)
     records: int = 0
+    hours: dict[HourKey, Tally] = field(default_factory=dict)  # counts only, no reasons
 
     def to_json(self) -> dict[str, Any]:
         return {
             "records": self.records,
             "bins": [[b.day, b.first, b.last] for b in self.bins],
             "cells": [[*key, *tally.to_json()] for key, tally in self.cells.items()],
+            "hours": [[*key, tally.counts] for key, tally in self.hours.items()],
         }
 
     @classmethod
@@ -85,7 +91,15 @@ class Summary:
             cells[(b, cycle, moment, site, kiosk, language, bool(suspect))] = Tally.from_json(
                 [counts, reasons]
             )
-        return cls(bins, cells, int(data["records"]))
+        hours: dict[HourKey, Tally] = {}
+        for row in data["hours"]:
+            b, hour, cycle, site, kiosk, language, suspect, counts = row
+            if not 0 <= b < len(bins) or not 0 <= hour < 24:
+                raise ValueError("hour refers to a bin or an hour that does not exist")
+            hours[(b, hour, cycle, site, kiosk, language, bool(suspect))] = Tally.from_json(
+                [counts, {}]
+            )
+        return cls(bins, cells, int(data["records"]), hours)
 
 
 class _Irregular(Exception):
@@ -213,29 +227,62 @@ def _fast(
     edges = _edges(min(ats).decode(), max(ats).decode(), zone, cuts)
     marks = [edge.encode() for edge, _ in edges]
     summary = Summary(records=n)
-    if all(map(le, ats, islice(ats, 1, None))):  # in time order, as the store appends
-        starts = [bisect_left(ats, mark) for mark in marks]
-        for i, (lo, hi) in enumerate(pairwise(starts)):
-            if lo < hi:
-                bin_index = len(summary.bins)
-                summary.bins.append(Bin(edges[i][1], ats[lo].decode(), ats[hi - 1].decode()))
-                counted = _counted(rests[lo:hi], ids[lo:hi], hit[lo:hi], patches)
-                _count(summary, bin_index, counted, memo)
-    else:
-        where = list(map(bisect_right, repeat(marks), ats))
-        for i in sorted(set(where)):
-            chosen = bytes(map(i.__eq__, where))
-            these = list(compress(ats, chosen))
+    if not all(map(le, ats, islice(ats, 1, None))):  # out of order: put it in time order
+        order = sorted(range(n), key=ats.__getitem__)
+        ats = [ats[i] for i in order]
+        rests = [rests[i] for i in order]
+        if ids:
+            ids = [ids[i] for i in order]
+            hit = bytes(hit[i] for i in order)
+    starts = [bisect_left(ats, mark) for mark in marks]
+    for i, (lo, hi) in enumerate(pairwise(starts)):
+        if lo < hi:
             bin_index = len(summary.bins)
-            summary.bins.append(Bin(edges[i - 1][1], min(these).decode(), max(these).decode()))
-            counted = _counted(
-                list(compress(rests, chosen)),
-                list(compress(ids, chosen)),
-                bytes(compress(hit, chosen)),
-                patches,
-            )
-            _count(summary, bin_index, counted, memo)
+            day = edges[i][1]
+            summary.bins.append(Bin(day, ats[lo].decode(), ats[hi - 1].decode()))
+            # the day counted hour by hour: each line is counted once, the day's cells
+            # are the hours' counts added up (distinct remainders, not lines)
+            bounds = [lo, *(bisect_left(ats, m, lo, hi) for m in _hour_marks(day, zone)), hi]
+            whole: Counter[Any] = Counter()
+            for hour, (a, b) in enumerate(pairwise(bounds)):
+                if a < b:
+                    counted = _counted(rests[a:b], ids[a:b], hit[a:b], patches)
+                    _count_hours(summary, bin_index, hour, counted, memo)
+                    whole.update(counted)
+            _count(summary, bin_index, whole, memo)
     return summary
+
+
+@lru_cache(maxsize=4096)
+def _hour_marks(day: str, zone: ZoneInfo) -> tuple[bytes, ...]:
+    """The stored times at which local hours 1..23 of ``day`` start (never decreasing)."""
+    start = date.fromisoformat(day)
+    marks: list[bytes] = []
+    for hour in range(1, 24):
+        mark = utc_text(datetime.combine(start, time(hour), tzinfo=zone)).encode()
+        marks.append(max(mark, marks[-1]) if marks else mark)  # a skipped hour stays empty
+    return tuple(marks)
+
+
+def hour_of(at: str, day: str, zone: ZoneInfo) -> int:
+    """The local hour (0-23) of the stored time ``at`` within its local ``day``."""
+    return bisect_right(_hour_marks(day, zone), at.encode())
+
+
+def _count_hours(
+    summary: Summary, bin_index: int, hour: int, counted: Counter[Any], memo: dict[Any, Fields]
+) -> None:
+    """Add one hour's counted line remainders into the summary's hours (moments together)."""
+    for key in counted.keys() - memo.keys():
+        memo[key] = _parse(key)
+    hours = summary.hours
+    for key, times in counted.items():
+        (cycle, _moment, site, kiosk, language, suspect), where, _reasons = memo[key]
+        cell = (bin_index, hour, cycle, site, kiosk, language, suspect)
+        tally = hours.get(cell)
+        if tally is None:
+            tally = hours[cell] = Tally()
+        tally.counts[where] += times
 
 
 def _counted(
@@ -392,4 +439,11 @@ def _slow(path: Path, data: bytes, zone: ZoneInfo, cuts: Sequence[str]) -> Summa
         )
         counted: Counter[Any] = Counter(fields for _, fields in members)
         _count(summary, bin_index, counted, {f: f for f in counted})
+        day = edges[i - 1][1]
+        by_hour: dict[int, Counter[Any]] = {}
+        for at, fields in members:
+            by_hour.setdefault(hour_of(at, day, zone), Counter())[fields] += 1
+        for hour in sorted(by_hour):
+            hourly = by_hour[hour]
+            _count_hours(summary, bin_index, hour, hourly, {f: f for f in hourly})
     return summary

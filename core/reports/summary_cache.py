@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 
 FORMAT = "servicecycle-report-summary"
 #: Bump when :class:`Summary` or the scan rules change: older files are then ignored.
-VERSION = 1
+VERSION = 2
 #: A partition modified more recently than this is read, never cached.
 SETTLE_SECONDS = 2.0
 

@@ -24,6 +24,7 @@ from typing import Any
 from ..catalogue import Catalogue
 from ..rating import parse_time
 from ..store.contract import AnswerStore
+from ..text import pick
 from .collect import Scope
 from .figures import Figures, Tally, figures
 
@@ -36,6 +37,7 @@ TABLE = "answers"
 @dataclass
 class SurveyStage:
     stage: str
+    name: str  # in the report's language
     critical: bool
     target: float
     figures: Figures
@@ -44,6 +46,7 @@ class SurveyStage:
 @dataclass
 class SurveyCycle:
     cycle: str
+    name: str  # in the report's language
     answers: int
     comments: int
     stages: list[SurveyStage] = field(default_factory=list)
@@ -64,11 +67,13 @@ class SurveySection:
             "cycles": [
                 {
                     "cycle": c.cycle,
+                    "name": c.name,
                     "answers": c.answers,
                     "comments": c.comments,
                     "stages": [
                         {
                             "stage": s.stage,
+                            "name": s.name,
                             "critical": s.critical,
                             "target": s.target,
                             **s.figures.to_json(),
@@ -104,6 +109,7 @@ def survey_section(
     until: str,
     scope: Scope,
     low_threshold: int,
+    language: str | None = None,
 ) -> SurveySection | None:
     """Figures per stage from the answers given in ``[since, until)``; None without answers."""
     section = SurveySection()
@@ -140,7 +146,13 @@ def survey_section(
         return None if not section.skipped else section
     for cycle_id in sorted(answers):
         cycle = catalogue.cycles[cycle_id]
-        entry = SurveyCycle(cycle_id, answers[cycle_id], comments.get(cycle_id, 0))
+        lang = language if language in cycle.languages else cycle.languages[0]
+        entry = SurveyCycle(
+            cycle_id,
+            pick(cycle.name, lang, cycle.languages[0]),
+            answers[cycle_id],
+            comments.get(cycle_id, 0),
+        )
         for stage in cycle.stages:
             tally = tallies.get((cycle_id, stage.id))
             if tally is None:
@@ -149,6 +161,7 @@ def survey_section(
             entry.stages.append(
                 SurveyStage(
                     stage.id,
+                    pick(stage.name, lang, cycle.languages[0]),
                     stage.critical,
                     target,
                     figures(tally, cycle.scale, target, low_threshold),

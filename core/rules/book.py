@@ -8,9 +8,11 @@ first failure while running, so staff see them wherever alerts are shown.
 
 from __future__ import annotations
 
+import time
+import weakref
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..alert import Alert, AlertState
@@ -147,28 +149,90 @@ class AlertBook:
 
     def current(self) -> list[Alert]:
         """Alerts whose latest transition left them pending or firing."""
-        latest: dict[str, Alert] = {}
-        acks: dict[str, str] = {}
-        for record in self._records():
-            fingerprint = record.get("fingerprint")
-            event = record.get("event")
-            if event == "ack":
-                acks[fingerprint] = record.get("by", "")
-                continue
-            if event != "state":
-                continue
-            alert = alert_from_record(record)
-            latest[fingerprint] = alert
-            if alert.state is AlertState.PENDING or record.get("previous") is None:
-                acks.pop(fingerprint, None)  # a new alert starts unacknowledged
-        return [
-            _with(alert, acknowledged_by=acks.get(fp))
-            for fp, alert in latest.items()
-            if alert.state is not AlertState.RESOLVED
-        ]
+        if self.site is None:
+            return [alert for alerts in self.current_by_site().values() for alert in alerts]
+        by_site = self.current_by_site()
+        return list(by_site.get(self.site, [])) + (
+            list(by_site.get(None, [])) if None in by_site else []
+        )
+
+    def current_by_site(self) -> dict[str | None, list[Alert]]:
+        """Every site's current alerts (None: records with no site), kept between calls.
+
+        The first call reads the whole book; later calls read only what was filed
+        since (from a little before the newest time seen, :data:`OVERLAP`), as long
+        as the table's :meth:`version` says something changed at all, and the
+        whole book again every :data:`FULL_EVERY`. Reading a suffix again is
+        harmless: every event sets or clears one alert's entry, so the entries end
+        as if the book had been read once in order.
+        """
+        version = self.table.version() if hasattr(self.table, "version") else None
+        kept = _CURRENT.get(self.table)
+        now = time.monotonic()
+        if version is None or kept is None or now - kept.full_at > FULL_EVERY:
+            kept = _Current(full_at=now)
+            kept.apply(self.table.records())
+        elif kept.version != version:
+            since = parse_time(kept.high) - OVERLAP if kept.high else None
+            kept = kept.copy()
+            kept.apply(self.table.records(since))
+        kept.version = version
+        if version is not None:
+            _CURRENT[self.table] = kept
+        return kept.by_site()
 
     def history(self, since: datetime | None = None) -> Iterable[dict[str, Any]]:
         return self.table.records(since)
+
+
+#: table -> what was read of it: each book is read once, then only what is new.
+_CURRENT: weakref.WeakKeyDictionary[Any, _Current] = weakref.WeakKeyDictionary()
+#: Read again from this long before the newest time seen (records filed a little late).
+OVERLAP = timedelta(minutes=10)
+#: Seconds between whole readings of a book, whatever it says of itself.
+FULL_EVERY = 600.0
+
+
+@dataclass
+class _Current:
+    """The latest transition of every alert and its acknowledgement, as read so far."""
+
+    full_at: float
+    version: object = None
+    high: str = ""  # the newest ``at`` read
+    latest: dict[tuple[str | None, str], Alert] = field(default_factory=dict)
+    acks: dict[tuple[str | None, str], str] = field(default_factory=dict)
+
+    def copy(self) -> _Current:
+        return _Current(self.full_at, self.version, self.high, dict(self.latest), dict(self.acks))
+
+    def apply(self, records: Iterable[dict[str, Any]]) -> None:
+        latest, acks, high = self.latest, self.acks, self.high
+        for record in records:
+            at = record.get("at", "")
+            if isinstance(at, str) and at > high:
+                high = at
+            event = record.get("event")
+            if event not in ("state", "ack"):
+                continue
+            key = (record.get("site"), record.get("fingerprint"))
+            if event == "ack":
+                acks[key] = record.get("by", "")  # type: ignore[index]
+                continue
+            alert = alert_from_record(record)
+            latest[key] = alert  # type: ignore[index]
+            if alert.state is AlertState.PENDING or record.get("previous") is None:
+                acks.pop(key, None)  # type: ignore[arg-type]  # a new alert: unacknowledged
+        self.high = high
+
+    def by_site(self) -> dict[str | None, list[Alert]]:
+        found: dict[str | None, list[Alert]] = {}
+        for key, alert in self.latest.items():
+            if alert.state is not AlertState.RESOLVED:
+                found.setdefault(key[0], []).append(
+                    _with(alert, acknowledged_by=self.acks.get(key))
+                )
+        return found
 
 
 def alert_from_record(record: dict[str, Any]) -> Alert:

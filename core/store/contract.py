@@ -9,7 +9,7 @@ A site store is an aggregate of small stores, one per kind of record::
     store.changes    ChangeFeed    every new or amended rating, resumable from a cursor
     store.tallies    Tallies       counts per day, site, kiosk, moment and score, for reports
     store.alerts     AlertStore    the alert book's transitions, acknowledgements, faults
-    store.answers    AnswerStore   survey answers: one per rating, claimed atomically
+    store.answers    AnswerStore   survey answers: one per rating, claimed atomically, erasable
     store.journal    JournalStore  notification attempts and outcomes
     store.silences   SilenceStore  silences set by staff
     store.events     JournalStore  what kiosks did: opened, closed, a staff sign-in
@@ -20,6 +20,9 @@ Guarantees every engine gives (see docs/store.md, "The store contract"):
   durable (fsynced, or committed); one that raises :class:`~..errors.StoreError`
   may or may not have written it, and says so;
 - **records are never removed**: changes are appended (a patch, an event);
+  the one exception is personal data: :meth:`AnswerStore.erase` blanks a
+  survey answer's comment and contact details for good (a tombstone the data
+  folder's compaction folds in, an ``UPDATE`` in PostgreSQL);
 - **idempotence is the reader's**: adding a rating whose id is stored already
   is a no-op on PostgreSQL but a second copy in the data folder, so anything
   that may repeat an add (import, copy) checks ``get`` first, and consumers of
@@ -48,6 +51,9 @@ Cursor = str
 ChangeKind = Literal["new", "amend"]
 #: A stored record: a JSON object with at least a string ``id`` and ``at`` (UTC ISO time).
 Record = dict[str, Any]
+#: The fields of a survey answer that hold personal data, as erasing them leaves them.
+#: An erased answer also has ``erased``: who erased it, when and why (never the text).
+ERASED_ANSWER: Mapping[str, Any] = {"comment": "", "contact": None, "contact_consent": False}
 
 
 @runtime_checkable
@@ -158,6 +164,9 @@ class AlertStore(Protocol):
     ) -> Iterator[Record]:
         """Events filed in [since, until) (None: open), in the order they were filed."""
 
+    def version(self) -> object:
+        """A cheap value that differs after any change: lets a reader keep what it computed."""
+
 
 @runtime_checkable
 class JournalStore(Protocol):
@@ -211,12 +220,36 @@ class AnswerStore(Protocol):
         """
 
     def find(self, rating_id: str) -> Record | None:
-        """The answer to the rating ``rating_id``, or None."""
+        """The answer to the rating ``rating_id``, or None (erasures applied)."""
+
+    def erase(self, targets: Mapping[str, datetime], fields: Mapping[str, Any]) -> list[str]:
+        """Set ``fields`` in each answer of ``targets`` not erased yet; durable on return.
+
+        ``targets`` maps a rating id to when its answer was given (its ``at``,
+        which says where it is filed); ``fields`` is :data:`ERASED_ANSWER` and
+        an ``erased`` note (``core/answers.py`` builds them). An answer that
+        has an ``erased`` note already is left as it is, so the first erasure
+        stands, and one not found is skipped. Returns the ids erased by this
+        call. Every reader gives the fields as set from then on; the data
+        folder appends a patch (compaction rewrites the file without the old
+        text), PostgreSQL updates the row. Atomic against claims.
+        """
+
+    def compact(self, progress: Callable[[int, int], None] | None = None) -> bool:
+        """Make erased text leave the engine's files now, not at its next maintenance.
+
+        The data folder rewrites the answers' partitions (``store compact`` for
+        that table alone); an engine that erases in place has nothing to do and
+        returns False. ``progress`` is called as (done, of all).
+        """
 
     def records(
         self, since: datetime | None = None, until: datetime | None = None
     ) -> Iterator[Record]:
-        """Answers given in [since, until) (None: open), in the order they were filed."""
+        """Answers given in [since, until) (None: open), in the order they were filed.
+
+        Erasures are applied: an erased answer comes with its text blanked.
+        """
 
 
 @runtime_checkable

@@ -5,7 +5,9 @@ is idempotent, which is what makes it resumable: every rating and record is look
 for in the destination by its id before it is written, so a copy interrupted at any
 point is finished by running it again, and a copy run twice changes nothing. A
 rating already in the destination whose reasons differ gets the source's reasons
-(a patch); a silence ended early in the source is ended in the destination too.
+(a patch); a silence ended early in the source is ended in the destination too,
+and so is a survey answer erased in the source (an erasure in the destination
+stays: a copy never brings erased text back).
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from itertools import islice
 
-from ..rating import Rating
-from .contract import SiteStore
+from ..rating import Rating, parse_time
+from .contract import ERASED_ANSWER, SiteStore
 from .ratings import RatingFilter
 
 #: Called as (done, of all) after each batch.
@@ -114,6 +116,11 @@ def _copy_records(part: str, source, target, result: CopyResult, tick) -> None: 
             result.note(part, copied=1)
         elif part == "silences" and there.get("ends_at") != record.get("ends_at"):
             target.patch(record_id, {"ends_at": record.get("ends_at")})
+            result.note(part, patched=1)
+        elif part == "answers" and record.get("erased") and there.get("erased") is None:
+            fields = {**ERASED_ANSWER, "erased": record["erased"]}
+            target.erase({record_id: parse_time(there["at"])}, fields)
+            held[record_id] = {**there, **fields}
             result.note(part, patched=1)
         else:
             result.note(part, present=1)

@@ -27,9 +27,10 @@ from zoneinfo import ZoneInfo
 
 from ..errors import RatingError, StoreError
 from ..rating import Rating, format_time, id_time
-from . import segment
+from . import maintenance, segment
 from .contract import Change, ChangeKind, Cursor, Record, SiteStore
 from .locks import FileLock, LockTimeout
+from .partitions import list_partitions, path_for
 from .ratings import RatingTable
 from .store import Store
 from .table import LogTable
@@ -75,6 +76,18 @@ class FolderLog:
         for document in self.table.documents(_since_text(since), _since_text(until)):
             yield dict(document)
 
+    def version(self) -> object:
+        """Changes whenever a record is added or a file rewritten: each file's name, size,
+        modification time and inode (a repair or compaction replaces files by rename)."""
+        found = []
+        for partition in list_partitions(self.table.folder)[0]:
+            try:
+                st = os.stat(partition.path)
+            except FileNotFoundError:  # merged away meanwhile: the next look differs anyway
+                continue
+            found.append((partition.key, st.st_size, st.st_mtime_ns, st.st_ino))
+        return tuple(found)
+
 
 class FolderSilences(FolderLog):
     """Silences: ending one early appends a patch to its partition."""
@@ -116,6 +129,60 @@ class FolderAnswers(FolderLog):
             if then is not None:
                 then()
             return None
+
+    def erase(self, targets: Mapping[str, datetime], fields: Mapping[str, Any]) -> list[str]:
+        """A tombstone (a patch setting ``fields``) after each answer named, under the lock.
+
+        The patch goes to the partition the answer is filed in, one append per
+        partition; readers fold it in at once, and ``store compact`` rewrites
+        the partition with the answer as patched, so the old text leaves the
+        files. Should compaction merge the month meanwhile (the day file the
+        patch went to is then shadowed by the month file), the patch is
+        appended to the month file too: patching twice changes nothing.
+        """
+        by_day: dict[str, set[str]] = {}
+        for rating_id, at in targets.items():
+            by_day.setdefault(format_time(at)[:10], set()).add(rating_id)
+        erased: list[str] = []
+        if not by_day:
+            return erased
+        with self.held():
+            for day, wanted in sorted(by_day.items()):
+                found = [
+                    str(document["id"])
+                    for document in self.table.documents(day, day + "\uffff")
+                    if document.get("id") in wanted and document.get("erased") is None
+                ]
+                if not found:
+                    continue
+                lines = b"".join(
+                    segment.encode(segment.PATCH, {"id": rating_id, "set": dict(fields)})
+                    for rating_id in found
+                )
+                self._append_where_filed(day, lines)
+                erased += found
+        return erased
+
+    def compact(self, progress: Callable[[int, int], None] | None = None) -> bool:
+        """Rewrite the answers' partitions (patches folded in, closed months merged)."""
+        total = len(list_partitions(self.table.folder)[0])
+        done = 0
+
+        def advance(n: int) -> None:
+            nonlocal done
+            done += n
+            if progress is not None:
+                progress(done, max(total, done))
+
+        maintenance.compact(self.table.store, advance, tables=(ANSWERS,))
+        return True
+
+    def _append_where_filed(self, day: str, lines: bytes) -> None:
+        path = path_for(self.table.folder, day)
+        self.table.store.append(path, lines)
+        now = path_for(self.table.folder, day)
+        if now != path:  # merged into its month meanwhile: the month file must have it too
+            self.table.store.append(now, lines)
 
     @contextmanager
     def held(self) -> Iterator[None]:

@@ -9,7 +9,7 @@ recording and readers see either the old file or the new one, never a mix.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -164,15 +164,22 @@ class CompactResult:
     files_after: int = 0
 
 
-def compact(store: Store, progress: Progress | None = None) -> CompactResult:
+def compact(
+    store: Store, progress: Progress | None = None, tables: Collection[str] | None = None
+) -> CompactResult:
     """Fold patches into their records and merge each closed month's days into one file.
 
-    Damaged partitions are refused (repair them first); nothing is ever dropped.
+    Damaged partitions are refused (repair them first); nothing is ever dropped
+    but what a patch replaced: the text of an erased survey answer is not in the
+    rewritten file (see ``core/answers.py``). ``tables`` limits the work to
+    those tables (``answers erase --compact`` compacts ``answers`` alone).
     """
     result = CompactResult(files_before=partition_files(store))
     current_month = today_key()[:7]
     with _exclusive(store):
         for table in sorted(p for p in store.tables_dir.iterdir() if p.is_dir()):
+            if tables is not None and table.name not in tables:
+                continue
             for leftover in leftover_days(table):
                 leftover.unlink()  # an interrupted merge: the month file is complete
             parts, _ = list_partitions(table)

@@ -49,9 +49,20 @@ class AttractScreen(KioskScreen):
     def extra_texts(self) -> Texts:
         return {"question": self.session.moment.question}
 
+    def layout_key(self) -> tuple[object, ...]:
+        """What this screen shows: a reset recomposes it only when one of these changed
+        (the hub's settings may change the moment, the cycle's scale and the languages)."""
+        session = self.session
+        return (
+            session.language,
+            session.cycle.id,
+            session.moment.id,
+            session.scale,
+            tuple(session.languages),
+        )
+
     def compose(self) -> ComposeResult:
-        #: What this screen shows: a reset recomposes it only when one of these changed.
-        self.composed_for = (self.session.language, self.session.moment.id)
+        self.composed_for = self.layout_key()
         texts = self.localise()
         scale = self.session.scale
         yield from self.header()

@@ -38,7 +38,7 @@ class ReasonsScreen(KioskScreen):
         self.answered = False
 
     def layout_key(self) -> tuple[object, ...]:
-        return (self.session.language, tuple(self.reason_ids))
+        return (self.session.language, tuple(self.session.languages), tuple(self.reason_ids))
 
     async def refresh_content(self) -> None:
         if self.composed_for != self.layout_key():

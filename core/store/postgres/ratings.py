@@ -49,9 +49,12 @@ WITH batch AS (
     SELECT {COLUMNS} FROM batch JOIN fresh USING (id)
     RETURNING id, at, site, kiosk, cycle, moment, language, scale, score, reasons,
               'suspect' = ANY (flags) AS suspect
-), local AS (
-    SELECT s.*, (s.at AT TIME ZONE (SELECT tally_zone FROM store_settings))::date AS day
+), zoned AS (
+    SELECT s.*, s.at AT TIME ZONE (SELECT tally_zone FROM store_settings) AS local_at
     FROM stored s
+), local AS (
+    SELECT z.*, z.local_at::date AS day, extract(hour FROM z.local_at)::smallint AS hour
+    FROM zoned z
 ), days AS (
     INSERT INTO tally_days (day, site, kiosk, {TALLY_KEY}, n)
     SELECT day, site, kiosk, {TALLY_KEY}, count(*) FROM local
@@ -67,6 +70,20 @@ WITH batch AS (
     SELECT day, {TALLY_KEY}, count(*) FROM local
     GROUP BY day, {TALLY_KEY} ORDER BY day, {TALLY_KEY}
     ON CONFLICT (day, {TALLY_KEY}) DO UPDATE SET n = tally_chain_days.n + excluded.n
+), hours AS (
+    INSERT INTO tally_hours (day, hour, site, cycle, language, suspect, scale, score, n)
+    SELECT day, hour, site, cycle, language, suspect, scale, score, count(*) FROM local
+    GROUP BY site, day, hour, cycle, language, suspect, scale, score
+    ORDER BY site, day, hour, cycle, language, suspect, scale, score
+    ON CONFLICT (site, day, hour, cycle, language, suspect, scale, score)
+    DO UPDATE SET n = tally_hours.n + excluded.n
+), chain_hours AS (
+    INSERT INTO tally_chain_hours (day, hour, cycle, language, suspect, scale, score, n)
+    SELECT day, hour, cycle, language, suspect, scale, score, count(*) FROM local
+    GROUP BY day, hour, cycle, language, suspect, scale, score
+    ORDER BY day, hour, cycle, language, suspect, scale, score
+    ON CONFLICT (day, hour, cycle, language, suspect, scale, score)
+    DO UPDATE SET n = tally_chain_hours.n + excluded.n
 ), picked AS (
     INSERT INTO reason_days (day, site, kiosk, cycle, moment, language, suspect, reason, n)
     SELECT day, site, kiosk, cycle, moment, language, suspect, reason, count(*)

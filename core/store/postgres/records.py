@@ -81,6 +81,15 @@ class PostgresLog:
         for (body,) in sorted(rows, key=lambda r: str(r[0].get("at", ""))[:10]):
             yield body
 
+    def version(self) -> object:
+        """Changes whenever a record of this kind is added, patched or removed."""
+        row = self.db.run(
+            lambda conn: conn.execute(
+                "SELECT max(seq), count(*) FROM records WHERE kind = %s", (self.kind,)
+            ).fetchone()
+        )
+        return tuple(row) if row else (None, 0)
+
     def has(self, record_id: str) -> bool:
         return bool(
             self.db.run(
@@ -145,6 +154,31 @@ class PostgresAnswers:
             ).fetchone()
         )
         return row[0] if row else None
+
+    def erase(self, targets: Mapping[str, datetime], fields: Mapping[str, Any]) -> list[str]:
+        """One ``UPDATE`` in place: the old text is gone from every query at once.
+
+        The old row version stays in the table's pages until VACUUM reclaims
+        them (autovacuum does, in time), and in WAL archives and dumps made
+        before (docs/survey.md says what to do about those).
+        """
+        ids = list(targets)
+        if not ids:
+            return []
+        changes = Jsonb(dict(fields))
+        rows = self.db.run(
+            lambda conn: conn.execute(
+                "UPDATE answers SET body = body || %s WHERE rating_id = ANY(%s)"
+                " AND coalesce(jsonb_typeof(body -> 'erased'), 'null') = 'null'"
+                " RETURNING rating_id",
+                (changes, ids),
+            ).fetchall()
+        )
+        return [str(row[0]) for row in rows]
+
+    def compact(self, progress: Callable[[int, int], None] | None = None) -> bool:
+        """Nothing to do: an erasure updates the row in place (VACUUM reclaims the old one)."""
+        return False
 
     def records(
         self, since: datetime | None = None, until: datetime | None = None

@@ -16,7 +16,7 @@ from psycopg import sql
 from ...errors import StoreError
 
 #: The schema this servicecycle writes.
-SCHEMA = 1
+SCHEMA = 2
 
 #: Advisory lock keys (any constant bigint, namespaced by these values).
 MIGRATE_LOCK = 0x5C_0001
@@ -152,6 +152,41 @@ STEPS: dict[int, str] = {
         body jsonb NOT NULL
     );
     CREATE INDEX answers_at ON answers (at);
+    """,
+    2: """
+    -- Local hours, for the report's hour-of-day x weekday heat map: per site (all
+    -- kiosks and moments together) and for the whole chain. Filled from the ratings
+    -- already stored; written with every rating from now on.
+    CREATE TABLE tally_hours (
+        day date NOT NULL,
+        hour smallint NOT NULL,
+        site text NOT NULL,
+        cycle text NOT NULL,
+        language text NOT NULL,
+        suspect boolean NOT NULL,
+        scale smallint NOT NULL,
+        score smallint NOT NULL,
+        n bigint NOT NULL,
+        PRIMARY KEY (site, day, hour, cycle, language, suspect, scale, score)
+    );
+    CREATE TABLE tally_chain_hours (
+        day date NOT NULL,
+        hour smallint NOT NULL,
+        cycle text NOT NULL,
+        language text NOT NULL,
+        suspect boolean NOT NULL,
+        scale smallint NOT NULL,
+        score smallint NOT NULL,
+        n bigint NOT NULL,
+        PRIMARY KEY (day, hour, cycle, language, suspect, scale, score)
+    );
+    INSERT INTO tally_hours
+    SELECT (at AT TIME ZONE z.tally_zone)::date, extract(hour FROM at AT TIME ZONE z.tally_zone),
+           site, cycle, language, 'suspect' = ANY (flags), scale, score, count(*)
+    FROM ratings CROSS JOIN store_settings z GROUP BY 1, 2, 3, 4, 5, 6, 7, 8;
+    INSERT INTO tally_chain_hours
+    SELECT day, hour, cycle, language, suspect, scale, score, sum(n)
+    FROM tally_hours GROUP BY 1, 2, 3, 4, 5, 6, 7;
     """,
 }
 

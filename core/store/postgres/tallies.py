@@ -13,7 +13,7 @@ themselves, which is also the reference the rollups are checked against
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -137,6 +137,8 @@ class PostgresTallies:
             lambda conn: self._daily(conn, at["since"], at["until"], zone.key, raw, scope,
                                      filters, params, rollups),
             lambda conn: self._reasons(conn, at, zone.key, raw, filters, params, rollups),
+            lambda conn: self._hours(conn, at["since"], at["until"], zone.key, raw, scope,
+                                     filters, params, rollups),
         ]  # fmt: skip
         for done, step in enumerate(steps, 1):
             self.db.run(step)
@@ -291,6 +293,55 @@ class PostgresTallies:
         ).fetchall()
         for day, cycle, moment, scale, score, n in rows:
             _count(rollups.daily, (day.isoformat(), cycle, moment), scale, score, n)
+
+    def _hours(
+        self,
+        conn: psycopg.Connection,
+        since: Any,
+        until: Any,
+        zone: str,
+        raw: bool,
+        scope: Scope,
+        filters: str,
+        params: list[Any],
+        rollups: Rollups,
+    ) -> None:
+        """The heat map's (weekday, local hour) tallies: the hour rollups, or the ratings."""
+        if raw or scope.kiosk is not None:  # the hour rollups keep no kiosk column
+            source = (
+                "SELECT (at AT TIME ZONE %s)::date AS day,"
+                " extract(hour FROM at AT TIME ZONE %s)::int AS hour, site, kiosk, cycle,"
+                " language, 'suspect' = ANY (flags) AS suspect, scale, score, 1::bigint AS n"
+                " FROM ratings WHERE at >= %s AND at < %s"
+            )
+            if raw:
+                source_params = [zone, zone, since, until]
+            else:  # whole local days of the tally zone
+                source_params = [
+                    zone,
+                    zone,
+                    datetime.combine(since, time(0), ZoneInfo(zone)),
+                    datetime.combine(until, time(0), ZoneInfo(zone)),
+                ]
+        elif scope.site is None and scope.sites is None:
+            source = (
+                "SELECT day, hour, cycle, language, suspect, scale, score, n"
+                " FROM tally_chain_hours WHERE day >= %s AND day < %s"
+            )
+            source_params = [since, until]
+        else:
+            source = (
+                "SELECT day, hour, site, cycle, language, suspect, scale, score, n"
+                " FROM tally_hours WHERE day >= %s AND day < %s"
+            )
+            source_params = [since, until]
+        rows = conn.execute(
+            "SELECT cycle, extract(isodow FROM day)::int - 1, hour, scale, score, sum(n)::bigint"
+            f" FROM ({source}) AS s WHERE {filters} GROUP BY 1, 2, 3, 4, 5",
+            [*source_params, *params],
+        ).fetchall()
+        for cycle, weekday, hour, scale, score, n in rows:
+            _count(rollups.hours, (cycle, int(weekday), int(hour)), scale, score, n)
 
     def _reasons(
         self,
