@@ -106,6 +106,20 @@ def create_console(runtime: Runtime, state_dir: Path, chain: Chain | None = None
     def secure(request: Request) -> bool:
         return request.url.scheme == "https"
 
+    def cookie(
+        request: Request, response: Response, name: str, value: str, max_age: int | None = None
+    ) -> None:
+        """A cookie for the console's path only, out of scripts' and other sites' reach."""
+        response.set_cookie(
+            name,
+            value,
+            max_age=max_age,
+            path=request.scope.get("root_path", "") or "/",
+            httponly=True,
+            samesite="strict",
+            secure=secure(request),
+        )
+
     def session_of(request: Request) -> Session | None:
         return sessions.find(request.cookies.get(SESSION_COOKIE))
 
@@ -127,15 +141,7 @@ def create_console(runtime: Runtime, state_dir: Path, chain: Chain | None = None
         response = page(
             request, "login.html", status, error=error, csrf=login_csrf.field("login", nonce)
         )
-        response.set_cookie(
-            LOGIN_NONCE,
-            nonce,
-            max_age=3600,
-            path=request.scope.get("root_path", "") or "/",
-            httponly=True,
-            samesite="strict",
-            secure=secure(request),
-        )
+        cookie(request, response, LOGIN_NONCE, nonce, max_age=3600)
         return response
 
     async def login(request: Request) -> Response:
@@ -164,14 +170,7 @@ def create_console(runtime: Runtime, state_dir: Path, chain: Chain | None = None
             return login_page(request, str(exc), status)
         log.info("console: %s signed in from %s", user.name, client)
         response = RedirectResponse(f"{request.scope.get('root_path', '')}/", status_code=303)
-        response.set_cookie(
-            SESSION_COOKIE,
-            sessions.start(user),
-            path=request.scope.get("root_path", "") or "/",
-            httponly=True,
-            samesite="strict",
-            secure=secure(request),
-        )
+        cookie(request, response, SESSION_COOKIE, sessions.start(user))
         return response
 
     async def logout(request: Request) -> Response:

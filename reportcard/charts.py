@@ -382,11 +382,8 @@ def heat_map(heat: Mapping[tuple[int, int], Figures], t: Words) -> Markup:
     left, top, width = 44, 22, 900
     cell_w = (width - left - 4) / len(hours)
     cell_h = 24
-    peak = (
-        max((f.negative_share or 0.0) for f in heat.values() if not f.too_few)
-        if any(not f.too_few for f in heat.values())
-        else max((f.negative_share or 0.0) for f in heat.values())
-    )
+    ranked = [f for f in heat.values() if not f.too_few] or list(heat.values())
+    peak = max((f.negative_share or 0.0) for f in ranked)  # the darkest: the worst real hour
     peak = max(peak, 0.05)
     out = []
     every = _every(len(hours), cell_w, 2)

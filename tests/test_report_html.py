@@ -140,8 +140,7 @@ def test_the_page_renders_in_chromium_with_every_chart(report_of, browser, tmp_p
 def test_it_prints_on_a4_and_letter_with_no_blank_page_and_no_overlapping_label(
     report_of, browser, paper, lang
 ):
-    if lang not in languages():
-        pytest.skip(f"no {lang} words yet")
+    assert lang in languages()
     # printable width: A4 210 mm, Letter 8.5 in, less the 12 mm margins, at 96 px/in
     width = round(((210 if paper == "A4" else 215.9) - 24) / 25.4 * 96)
     page = browser.new_page(viewport={"width": width, "height": 1000})
