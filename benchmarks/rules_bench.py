@@ -43,8 +43,10 @@ SCORES = (1, 2, 3, 4, 5)
 WEIGHTS = (3, 4, 10, 33, 50)
 
 
-def synthetic(runtime: Runtime, count: int, seed: int = 7) -> Iterator[Rating]:
-    """``count`` ratings across every built-in moment, in time order, ~3 s apart."""
+def synthetic(
+    runtime: Runtime, count: int, seed: int = 7, gap: float = 3.0, sites: tuple[str, ...] = SITES
+) -> Iterator[Rating]:
+    """``count`` ratings across every built-in moment, in time order, ~``gap`` s apart."""
     rng = random.Random(seed)
     moments = [
         (cycle.id, stage.id, moment.id, moment.reasons)
@@ -53,14 +55,14 @@ def synthetic(runtime: Runtime, count: int, seed: int = 7) -> Iterator[Rating]:
     ]
     at = START
     for _ in range(count):
-        at += timedelta(seconds=rng.expovariate(1 / 3))
+        at += timedelta(seconds=rng.expovariate(1 / gap))
         cycle, stage, moment, reasons = rng.choice(moments)
         score = rng.choices(SCORES, WEIGHTS)[0]
         picked = (rng.choice(reasons),) if score <= 2 and reasons and rng.random() < 0.7 else ()
         yield Rating(
             id=new_rating_id(at),
             at=at,
-            site=rng.choice(SITES),
+            site=rng.choice(sites),
             kiosk=rng.choice(KIOSKS),
             cycle=cycle,
             stage=stage,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -283,8 +283,11 @@ def replay(
         ruleset = site_ruleset(runtime)
     _print_problems(ruleset)
     engine = RuleEngine(ruleset.active(), runtime.catalogue, runtime.config.site)
-    where = RatingFilter(since=start, until=end)
-    days = max(1, (min(end, datetime.now(UTC)) - start).days + 1)
+    # The rules' memory before --since (a drift rule's baseline weeks) is read first,
+    # so each rule stands at --since where a running engine would; what fired then is not listed.
+    learn = start - engine.horizon
+    where = RatingFilter(since=learn, until=end)
+    days = max(1, (min(end, datetime.now(UTC)) - learn).days + 1)
     fired = []
     progress = Progress(
         TextColumn("replaying", style="bold", markup=False),
@@ -300,20 +303,27 @@ def replay(
         task = progress.add_task("replay", total=days)
         day = None
         count = 0
+        first: datetime | None = None
 
         def ratings():  # noqa: ANN202 - local generator feeding the progress bar
-            nonlocal day, count
+            nonlocal day, count, first
             for rating in runtime.site_store.ratings.query(where):
                 current = rating.at.date()
                 if current != day:
                     if day is not None:
                         progress.advance(task)
                     day = current
-                count += 1
+                if first is None:
+                    first = rating.at
+                count += rating.at >= start
                 yield rating
 
-        for alert, _previous in engine.replay(ratings(), until=end):
-            if alert.state is AlertState.FIRING:
+        for alert, previous in engine.replay(ratings(), until=end):
+            if (
+                alert.state is AlertState.FIRING
+                and previous is not AlertState.FIRING
+                and alert.since >= start
+            ):
                 fired.append(alert)
     if as_json:
         for alert in fired:
@@ -335,8 +345,14 @@ def replay(
         return
     if not fired:
         out.print(f"No alert would have fired ({count:,} ratings replayed).")
+        drifts = [r for r in ruleset.active() if r.kind == "drift"]
+        if drifts:
+            _drift_summary(drifts, fired, _zone(state), learn, first)
         return
     zone = _zone(state)
+    drifts = [r for r in ruleset.active() if r.kind == "drift"]
+    if drifts:
+        _drift_summary(drifts, fired, zone, learn, first)
     columns = [
         Column("fired at"),
         Column("rule"),
@@ -356,6 +372,37 @@ def replay(
     ]
     title = f"Alerts that would have fired ({count:,} ratings replayed) · times in {printable(zone.key)}"
     out.print(fitted_table(columns, rows, out.width, title=title))
+
+
+def _drift_summary(
+    drifts: list[Any],
+    fired: list[Alert],
+    zone: ZoneInfo,
+    learn: datetime,
+    first: datetime | None,
+) -> None:
+    """Per drift rule: how often it would have fired, and when (its tuning at a glance)."""
+    rows = []
+    for rule in sorted(drifts, key=lambda r: r.id):
+        times = sorted(a.since for a in fired if a.rule == rule.id)
+        shown = ", ".join(site_time(t, zone, named=False) for t in times[:5])
+        if len(times) > 5:
+            shown += f" and {len(times) - 5:,} more"
+        rows.append([printable(rule.id), f"{len(times):,}", printable(shown or "-")])
+    columns = [Column("drift rule"), Column("fired"), Column("when", keep=1)]
+    title = f"Drift rules · times in {printable(zone.key)}"
+    out.print(fitted_table(columns, rows, out.width, title=title))
+    if first is not None and first > learn + timedelta(days=7):
+        weeks = max(r.drift_setting("baseline_weeks") for r in drifts)
+        began = site_time(first, zone, named=False)
+        judged = site_time(first + timedelta(weeks=weeks + 1), zone)
+        err.print(
+            printable(
+                f"note: the history starts {began}; drift rules learn each moment's normal "
+                f"from {weeks} complete weeks before they judge, so they judged only from "
+                f"about {judged}"
+            )
+        )
 
 
 @click.group(invoke_without_command=True)

@@ -12,21 +12,32 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 from .config import WEEKDAYS, SiteSettings
 
 
-def _spans_on(site: SiteSettings, day: date) -> Iterator[tuple[float, float]]:
+def _spans_on(site: SiteSettings, day: date) -> tuple[tuple[float, float], ...]:
     """The open spans of one local day, as UTC timestamps."""
-    zone = site.zone
-    for span in site.opening_hours.get(WEEKDAYS[day.weekday()], []):  # type: ignore[call-overload]
+    spans = site.opening_hours.get(WEEKDAYS[day.weekday()], [])  # type: ignore[call-overload]
+    return _day_spans(site.timezone, tuple(spans), day)
+
+
+@lru_cache(maxsize=8192)
+def _day_spans(timezone: str, spans: tuple[str, ...], day: date) -> tuple[tuple[float, float], ...]:
+    """Worked out once per zone, hours and day: a silence asks for the same days often."""
+    zone = ZoneInfo(timezone)
+    found = []
+    for span in spans:
         start_text, end_text = span.split("-")
         start = datetime.combine(day, time.fromisoformat(start_text), zone)
         if end_text == "24:00":
             end = datetime.combine(day + timedelta(days=1), time(0), zone)
         else:
             end = datetime.combine(day, time.fromisoformat(end_text), zone)
-        yield start.timestamp(), end.timestamp()
+        found.append((start.timestamp(), end.timestamp()))
+    return tuple(found)
 
 
 def open_spans(site: SiteSettings, start: float, end: float) -> Iterator[tuple[float, float]]:
@@ -60,16 +71,19 @@ def after_open_time(site: SiteSettings, start: float, seconds: float) -> float:
     """
     if not site.opening_hours:
         return start + seconds
-    week = 7 * 86400.0
-    weekly = open_seconds(site, start, start + week)
-    if weekly <= 0:
+    if not any(site.opening_hours.get(day) for day in WEEKDAYS):  # type: ignore[call-overload]
         return math.inf
+    week = 7 * 86400.0
     left = seconds
     cursor = start
-    whole_weeks = int(left // weekly) - 1  # skip ahead, then walk the rest day by day
-    if whole_weeks > 0:
-        cursor += whole_weeks * week
-        left -= whole_weeks * weekly
+    if left > 2 * week:  # skip ahead whole weeks, then walk the rest day by day
+        weekly = open_seconds(site, start, start + week)
+        if weekly <= 0:
+            return math.inf
+        whole_weeks = int(left // weekly) - 1
+        if whole_weeks > 0:
+            cursor += whole_weeks * week
+            left -= whole_weeks * weekly
     while True:
         step = cursor + 86400.0
         for a, b in open_spans(site, cursor, step):

@@ -35,7 +35,7 @@ def test_rules_list_shows_origin_and_site_changes(tmp_path):
     result = run_cli("--config", str(config), "rules", "list", "--json")
     assert result.returncode == 0, result.stderr
     rules = {r["id"]: r for r in json.loads(result.stdout)}
-    assert len(rules) == 11
+    assert len(rules) == 17  # 11 fixed-threshold rules and 6 drift rules
     assert rules["hotel.kiosk-silent"]["status"] == "disabled"
     assert rules["health.admission-furious"]["changed_by_site"] == [
         "override: keep_firing_for='30m'"
@@ -65,7 +65,7 @@ def test_rules_test_runs_the_plugins_tests_and_fails_loudly(tmp_path):
     files = [str(root / "plugins" / p / "rules_test.toml") for p in ("hotel", "health", "banking")]
     result = run_cli("rules", "test", *files)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "12 passed, 0 failed" in result.stdout
+    assert "16 passed, 0 failed" in result.stdout
 
     failing = tmp_path / "t.toml"
     failing.write_text(

@@ -97,8 +97,20 @@ class AlertBook:
                 found.setdefault((fault.rule, fault.message), fault)
         return list(found.values())
 
+    def _file(self, record: dict[str, Any]) -> None:
+        """Append an event, and into what this process keeps of the book at once.
+
+        A transition is filed at the alert's own time, which may be well before
+        the newest event read (an alert the engine found in the history it
+        replayed at a start): reading only what is newer would miss it.
+        """
+        self.table.append(record)
+        kept = _CURRENT.get(self.table)
+        if kept is not None:
+            kept.apply([record])
+
     def record(self, alert: Alert, previous: AlertState | None) -> None:
-        self.table.append(
+        self._file(
             self._stamp(
                 {
                     "id": new_rating_id(alert.since),
@@ -133,7 +145,7 @@ class AlertBook:
         if not by.strip():
             raise ServiceCycleError("say who acknowledges the alert (a name or staff id)")
         now = datetime.now(UTC)
-        self.table.append(
+        self._file(
             self._stamp(
                 {
                     "id": new_rating_id(now),

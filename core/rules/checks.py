@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..alert import AlertState
 from ..catalogue import Catalogue
@@ -55,7 +55,9 @@ class TestRating(BaseModel):
     model_config = ConfigDict(extra="forbid")
     at: Offset
     moment: str
-    score: int
+    score: int | None = None
+    #: Scores taken in turn by the repeats (a mix for a drift rule's normal), instead of score.
+    scores: list[int] = Field([], max_length=1000)
     cycle: str | None = None
     site: str = "test-site"
     kiosk: str = "test-kiosk"
@@ -63,8 +65,18 @@ class TestRating(BaseModel):
     reasons: list[str] = []
     flags: list[str] = []
     scale: int | None = None
-    repeat: int = Field(1, ge=1, le=10_000)
+    repeat: int = Field(1, ge=1, le=100_000)
     every: Offset = timedelta(minutes=1)
+
+    @model_validator(mode="after")
+    def _one_score(self) -> TestRating:
+        if (self.score is None) == (not self.scores):
+            raise ValueError("give score (one score) or scores (taken in turn by the repeats)")
+        return self
+
+    def score_at(self, n: int) -> int:
+        """The score of the ``n``-th repeat."""
+        return self.score if self.score is not None else self.scores[n % len(self.scores)]
 
 
 class Expectation(BaseModel):
@@ -174,15 +186,15 @@ def _run(
     timeline = []
     for index, spec in enumerate(test.ratings):
         for n in range(spec.repeat):
-            timeline.append((test.start + spec.at + n * spec.every, index, spec))
-    timeline.sort(key=lambda item: (item[0], item[1]))
+            timeline.append((test.start + spec.at + n * spec.every, index, n, spec))
+    timeline.sort(key=lambda item: (item[0], item[1], item[2]))
     position = 0
     for expect in sorted(test.expect, key=lambda e: e.at):
         moment_time = test.start + expect.at
         while position < len(timeline) and timeline[position][0] <= moment_time:
-            at, index, spec = timeline[position]
+            at, index, n, spec = timeline[position]
             try:
-                rating = _rating(catalogue, spec, at)
+                rating = _rating(catalogue, spec, at, spec.score_at(n))
             except ServiceCycleError as exc:
                 result.failures.append(f"ratings[{index}]: {exc}")
                 return result
@@ -212,7 +224,7 @@ def _run(
     return result
 
 
-def _rating(catalogue: Catalogue, spec: TestRating, at: datetime) -> Any:
+def _rating(catalogue: Catalogue, spec: TestRating, at: datetime, score: int) -> Any:
     cycle = spec.cycle or _cycle_of(catalogue, spec.moment)
     language = spec.language or catalogue.cycle(cycle).languages[0]
     return catalogue.new_rating(
@@ -220,7 +232,7 @@ def _rating(catalogue: Catalogue, spec: TestRating, at: datetime) -> Any:
         kiosk=spec.kiosk,
         cycle=cycle,
         moment=spec.moment,
-        score=spec.score,
+        score=score,
         scale=spec.scale,
         language=language,
         reasons=spec.reasons,

@@ -24,8 +24,10 @@ from ..config import WEEKDAYS, SiteSettings
 from ..duration import format_duration
 from ..opening import after_open_time
 from ..rating import Rating
+from ..reports.figures import LOW_THRESHOLD
 from ..sites import SiteRegistry
 from .conditions import compile_conditions
+from .drift import DAYS, MONTHS, DriftKey, DriftSpec, WeekClock, words_for
 from .loader import AnyRule
 from .rule import PythonRule
 from .rule import render as _render
@@ -112,13 +114,16 @@ class KeyState:
     __slots__ = (
         "active_since",
         "alert",
+        "drift",
         "due",
         "events",
         "extra",
         "key",
+        "last",
         "last_active",
         "last_seen",
         "matched",
+        "reasons",
         "site",
         "state",
         "sum_target",
@@ -139,6 +144,9 @@ class KeyState:
         self.alert: Alert | None = None
         self.due: float | None = None  # when this key next needs a look without a new rating
         self.extra: dict[str, Any] | None = None  # a Python rule's template values
+        self.drift: DriftKey | None = None  # a drift rule's baseline and detectors
+        self.last: Observation | None = None  # a drift rule's latest rating
+        self.reasons: Counter[str] | None = None  # a drift: reasons since the change began
 
     def add(self, t: float, matched: bool, obs: Observation) -> None:
         events = self.events
@@ -163,7 +171,9 @@ class KeyState:
 
     @property
     def idle(self) -> bool:
-        return not self.events and self.state is None and self.last_seen is None
+        return (
+            not self.events and self.state is None and self.last_seen is None and self.drift is None
+        )
 
 
 #: Fields fixed by the moment a rating is about: conditions on them are decided once.
@@ -176,6 +186,7 @@ class _Plan:
     __slots__ = (
         "below",
         "count",
+        "drift",
         "for_s",
         "id",
         "in_scope",
@@ -226,6 +237,20 @@ class _Plan:
             self.resolve_above = self.below
         # Single and count rules only ever look at matching ratings.
         self.only_matches = self.kind in ("single", "count")
+        self.drift: DriftSpec | None = None
+        if self.kind == "drift":
+            setting = rule.drift_setting  # type: ignore[union-attr]
+            self.drift = DriftSpec(
+                rule.figure,  # type: ignore[union-attr,arg-type]
+                setting("shift"),
+                setting("direction"),
+                setting("false_alarm_every"),
+                setting("baseline"),
+                setting("baseline_weeks"),
+                setting("min_samples"),
+            )
+            if not rule.when:  # a share drift counts negative ratings unless told
+                self.matches = _negative
 
     def applies_to(self, cycle: str, stage: str, moment: str, critical: bool) -> bool:
         """Whether the rule can ever see ratings of this moment (static conditions only)."""
@@ -239,6 +264,10 @@ class _Plan:
             if static and not compile_conditions(static)(_Probe(probe)):
                 return False
         return True
+
+
+def _negative(obs: Observation) -> bool:
+    return obs.score <= LOW_THRESHOLD
 
 
 class _Probe:
@@ -279,8 +308,9 @@ class RuleEngine:
         )
         self._uses_clock = uses_clock
         self._moments: dict[
-            tuple[str, str], tuple[bool, float, int, Any, list[_Plan], list[_Plan]]
+            tuple[str, str], tuple[bool, float, int, Any, list[_Plan], list[_Plan], str]
         ] = {}
+        self._clocks: dict[str, WeekClock] = {}  # each site's local week and hour (drift)
         for cycle in catalogue.cycles.values():
             for stage, moment in cycle.moments():
                 applies = [
@@ -295,6 +325,7 @@ class RuleEngine:
                     moment.question.get(cycle.languages[0], ""),
                     [p for p in applies if p.kind != "silence"],
                     [p for p in applies if p.kind == "silence"],
+                    moment.label(cycle.languages[0], cycle.languages[0]),
                 )
         self._wakeups: list[tuple[float, int, str, tuple[str, ...]]] = []
         self._sequence = 0
@@ -315,7 +346,7 @@ class RuleEngine:
         info = self._moments.get((rating.cycle, rating.moment))
         if info is None:
             return []
-        critical, target, cycle_scale, _, plans, silences = info
+        critical, target, cycle_scale, _, plans, silences, _ = info
         if not plans and not silences:
             if t > self.now:
                 self.now = t
@@ -337,7 +368,15 @@ class RuleEngine:
                 state = plan.states.get(key)
                 if state is None:
                     state = plan.states[key] = KeyState(key)
-                state.add(t, matched, obs)
+                if plan.drift is None:
+                    state.add(t, matched, obs)
+                elif (
+                    not self._drift(plan, state, obs, t, matched, cycle_scale)
+                    and state.state is None
+                    and not state.drift.active  # type: ignore[union-attr]
+                    and (state.due is not None or plan.drift.figure != "volume")
+                ):
+                    continue  # nothing to decide: no alert, no evidence, a wake-up set
                 self._evaluate(plan, state, now, transitions)
             except Exception as exc:  # one broken rule never stops the others
                 self._fault(plan.id, exc)
@@ -367,7 +406,7 @@ class RuleEngine:
         info = self._moments.get((rating.cycle, rating.moment))
         if info is None:
             return []
-        critical, target, cycle_scale, _, plans, _ = info
+        critical, target, cycle_scale, _, plans, _, _ = info
         obs = Observation(rating, critical, target, cycle_scale, self._zone_of(rating))
         transitions: list[Transition] = []
         for plan in plans:
@@ -381,6 +420,8 @@ class RuleEngine:
         self, plan: _Plan, rating: Rating, obs: Observation, transitions: list[Transition]
     ) -> None:
         """Re-match one plan's copy of a rating that got its reasons later."""
+        if plan.drift is not None:
+            return  # a drift judges each rating as it arrives (its `when` cannot name reasons)
         if (
             (obs.suspect and not plan.include_suspect)
             or (obs.survey and not plan.include_survey)
@@ -447,8 +488,37 @@ class RuleEngine:
 
     # -- evaluation ------------------------------------------------------------
 
+    def _clock(self, site: str) -> WeekClock:
+        clock = self._clocks.get(site)
+        if clock is None:
+            clock = self._clocks[site] = WeekClock(self.sites.zone(site))
+        return clock
+
+    def _drift(
+        self, plan: _Plan, state: KeyState, obs: Observation, t: float, matched: bool, scale: int
+    ) -> bool:
+        """One rating into a drift rule's baseline and detectors; whether it tells a story."""
+        drift = state.drift
+        if drift is None:
+            drift = state.drift = plan.drift.new_key()  # type: ignore[union-attr]
+            state.reasons = Counter()
+        value = obs.value if plan.drift.figure == "mean" else float(matched)  # type: ignore[union-attr]
+        clock = self._clocks.get(obs.site) or self._clock(obs.site)
+        story = drift.rate(clock, t, value, scale)
+        state.last = obs
+        state.site = obs.site
+        if story:
+            if obs.reasons:
+                state.reasons.update(obs.reasons)  # type: ignore[union-attr]
+        elif state.reasons:
+            state.reasons.clear()
+        return story
+
     def _evaluate(self, plan: _Plan, state: KeyState, now: float, out: list[Transition]) -> None:
         window = plan.window
+        hour_end = None
+        if state.drift is not None and plan.drift.figure == "volume":  # type: ignore[union-attr]
+            hour_end = state.drift.close_hours(self._clock(state.site), now)
         state.expire(now - window)
         try:
             active = self._condition(plan, state, now)
@@ -469,6 +539,8 @@ class RuleEngine:
             quiet_at = after_open_time(self.sites.get(state.site), state.last_seen, window)
             if now < quiet_at < math.inf:  # once quiet, it stays so until a rating comes
                 due = _earliest(due, quiet_at)
+        if hour_end is not None:
+            due = _earliest(due, hour_end)
         if due is not None:
             self._wake(plan, state, due)
 
@@ -498,6 +570,8 @@ class RuleEngine:
             limit = plan.resolve_above if firing else plan.below
             threshold = state.sum_target / samples if limit == "target" else limit
             return state.sum_value / samples < threshold
+        if kind == "drift":
+            return state.drift is not None and state.drift.active
         if kind == "silence":  # quiet for `window` of the site's opening time
             if state.last_seen is None:
                 return False
@@ -531,6 +605,55 @@ class RuleEngine:
             figures["quiet_for"] = format_duration(timedelta(seconds=int(now - state.last_seen)))
         if state.extra:
             figures.update(state.extra)
+        if state.drift is not None:
+            figures.update(self._drift_figures(plan, state, now))
+        return figures
+
+    def _drift_figures(self, plan: _Plan, state: KeyState, now: float) -> dict[str, Any]:
+        """What a drift says: the figure since the change began against its normal."""
+        spec = plan.drift
+        drift = state.drift
+        watch = max(drift.watches, key=lambda w: (w.alarmed, w.n))  # type: ignore[union-attr]
+        if not watch.n or spec is None:
+            return {}
+        n = watch.n
+        observed, normal = watch.total / n, watch.expected / n
+        zone = self.sites.zone(state.site)
+        since = _since_words(watch.since or now, now, zone)
+        if len(watch.slots) <= 2:
+            normal_for = " and ".join(
+                words_for(level, slot, spec.weeks) for level, slot in watch.slots
+            )
+        else:
+            normal_for = f"those times of the week in the last {spec.weeks} weeks"
+        if spec.figure == "mean":
+            shown_now, shown_normal, what = f"{observed:.1f}", f"{normal:.1f}", "mean"
+            counted = f"{n:,} rating{'s' * (n != 1)}"
+        elif spec.figure == "share":
+            shown_now, shown_normal = f"{observed:.0%}", f"{normal:.0%}"
+            what = "share of matching ratings" if plan.rule.when else "negative share"
+            counted = f"{n:,} rating{'s' * (n != 1)}"
+        else:
+            shown_now, shown_normal = f"{observed:.1f} an hour", f"{normal:.1f} an hour"
+            what = "ratings"
+            counted = f"{n:,} hour{'s' * (n != 1)}"
+        change = (
+            f"{what} {shown_now} since {since} ({counted}) against a normal {shown_normal} "
+            f"for {normal_for}"
+        )
+        figures: dict[str, Any] = {
+            "observed": shown_now,
+            "normal": shown_normal,
+            "normal_for": normal_for,
+            "since": since,
+            "change": change,
+            "samples": n,
+        }
+        if spec.figure == "mean":
+            figures["mean"] = f"{observed:.2f}"
+        elif spec.figure == "share":
+            figures["share"] = shown_now
+            figures["count"] = round(watch.total)
         return figures
 
     def _advance(
@@ -573,8 +696,8 @@ class RuleEngine:
         filled: dict[str, Any] = {"rule": rule.id, "severity": rule.severity}
         filled.update(zip(plan.key_by, state.key, strict=True))
         filled["window"] = plan.window_text
-        if state.events:
-            last = state.events[-1][2]
+        last = state.events[-1][2] if state.events else state.last
+        if last is not None:
             for name in ("site", "kiosk", "cycle", "stage", "moment"):
                 filled.setdefault(name, getattr(last, name))
             filled["score"] = last.score
@@ -582,7 +705,12 @@ class RuleEngine:
             info = self._moments.get((last.cycle, last.moment))
             if info is not None:
                 filled["moment_question"] = info[3]
-            reasons = Counter(r for _, _, obs in state.events for r in obs.reasons)
+                filled["moment_name"] = info[6]
+            reasons = (
+                state.reasons
+                if state.reasons is not None
+                else Counter(r for _, _, obs in state.events for r in obs.reasons)
+            )
             filled["top_reasons"] = ", ".join(r for r, _ in reasons.most_common(3)) or "none given"
         filled.update(self._figures(plan, state, now))
         return filled
@@ -716,6 +844,19 @@ class RuleEngine:
 def _window_seconds(rule: AnyRule) -> float:
     window = rule.window if rule.window is not None else DEFAULT_SINGLE_WINDOW
     return window.total_seconds()
+
+
+def _since_words(t: float, now: float, zone: Any) -> str:
+    """When a change began, on the site's clock: "09:10", "Monday 09:10", "2 Nov 09:10"."""
+    local = datetime.fromtimestamp(t, zone)
+    today = datetime.fromtimestamp(now, zone).date()
+    days = (today - local.date()).days
+    clock = f"{local.hour:02d}:{local.minute:02d}"
+    if days == 0:
+        return clock
+    if 0 < days < 7:
+        return f"{DAYS[local.weekday()]} {clock}"
+    return f"{local.day} {MONTHS[local.month - 1]} {clock}"
 
 
 def _earliest(a: float | None, b: float) -> float:

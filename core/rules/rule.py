@@ -29,7 +29,17 @@ from .conditions import ConditionError, Predicate, compile_conditions
 
 RULE_ID = r"^[a-z][a-z0-9._-]{0,79}$"
 KEY_FIELDS = ("site", "kiosk", "cycle", "stage", "moment")
-KINDS = ("single", "count", "share", "mean", "silence", "python")
+KINDS = ("single", "count", "share", "mean", "silence", "drift", "python")
+FIGURES = ("mean", "share", "volume")
+#: Which way a drift rule looks unless told: the way that is worse for the customer.
+WORSE = {"mean": "down", "share": "up", "volume": "down"}
+#: A drift rule's defaults: baseline, weeks of it, ratings a slot needs, false-alarm period.
+DRIFT_DEFAULTS = {
+    "baseline": "part-of-week",
+    "baseline_weeks": 8,
+    "min_samples": 30,
+    "false_alarm_every": timedelta(days=90),
+}
 
 #: Fields a summary template may name, by what they mean.
 TEMPLATE_FIELDS: dict[str, str] = {
@@ -41,6 +51,7 @@ TEMPLATE_FIELDS: dict[str, str] = {
     "stage": "stage id (when keyed by stage)",
     "moment": "moment id (when keyed by moment)",
     "moment_question": "the moment's question, in the cycle's first language",
+    "moment_name": "the moment's short name (its question when it has none)",
     "score": "score of the latest rating that counted",
     "count": "matching ratings in the window",
     "samples": "ratings in the window",
@@ -51,6 +62,11 @@ TEMPLATE_FIELDS: dict[str, str] = {
     "window": "the window, e.g. 15m",
     "top_reasons": "the most frequent reasons in the window",
     "quiet_for": "how long the kiosk has been silent",
+    "change": "drift: what changed, in words (mean 3.1 since Monday 09:10 ... for Monday mornings)",
+    "observed": "drift: the figure since the change began (3.1, 24%, 2.0 an hour)",
+    "normal": "drift: the moment's normal for the same times (3.9, 10%, 8.2 an hour)",
+    "normal_for": "drift: which times the normal is for (Monday mornings)",
+    "since": "drift: when the change began, on the site's clock",
 }
 
 
@@ -65,6 +81,7 @@ TEMPLATE_SAMPLES: dict[str, tuple[Any, ...]] = {
     "stage": ("check-in", "-"),
     "moment": ("check-in-wait", "-"),
     "moment_question": ("How was your wait at check-in?", "-"),
+    "moment_name": ("Check-in wait", "-"),
     "score": (1, 5, "-"),
     "count": (0, 3),
     "samples": (0, 12),
@@ -75,6 +92,14 @@ TEMPLATE_SAMPLES: dict[str, tuple[Any, ...]] = {
     "window": ("15m",),
     "top_reasons": ("lost-time, indifference", "none given", "-"),
     "quiet_for": ("45m", "-"),
+    "change": (
+        "mean 3.1 since Monday 09:10 (23 ratings) against a normal 3.9 for Monday mornings",
+        "-",
+    ),
+    "observed": ("3.1", "24%", "-"),
+    "normal": ("3.9", "10%", "-"),
+    "normal_for": ("Monday mornings", "-"),
+    "since": ("Monday 09:10", "-"),
 }
 #: Width and precision in a format spec beyond this are refused: an alert text is short.
 MAX_SPEC_NUMBER = 300
@@ -89,7 +114,7 @@ class Rule(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
     id: Id
-    kind: Literal["single", "count", "share", "mean", "silence"]
+    kind: Literal["single", "count", "share", "mean", "silence", "drift"]
     severity: Literal["critical", "warning", "info"] = "warning"
     description: str = ""
     summary: str = Field(min_length=1, max_length=300)
@@ -105,6 +130,14 @@ class Rule(BaseModel):
     share: float | None = Field(None, gt=0, le=1)
     resolve_share: float | None = Field(None, ge=0, le=1)
     min_samples: int = Field(1, ge=1, le=100_000)
+    figure: Literal["mean", "share", "volume"] | None = None
+    shift: float | str | None = None
+    direction: Literal["down", "up", "both"] | None = None
+    false_alarm_every: Duration | None = None
+    baseline: (
+        Literal["hour-of-week", "part-of-week", "day-of-week", "hour-of-day", "flat"] | None
+    ) = None
+    baseline_weeks: int | None = Field(None, ge=1, le=26)
     below: float | Literal["target"] | None = None
     resolve_above: float | Literal["target"] | None = None
     for_: Duration = Field(timedelta(0), alias="for")
@@ -145,7 +178,22 @@ class Rule(BaseModel):
     @property
     def horizon(self) -> timedelta:
         """How far back this rule looks: the history a restart must replay."""
+        if self.kind == "drift":  # the baseline weeks and the week under way
+            return timedelta(weeks=self.drift_setting("baseline_weeks") + 1) + self.keep_firing_for
         return (self.window or timedelta(0)) + self.keep_firing_for
+
+    def drift_setting(self, name: str) -> Any:
+        """A drift rule's setting, or its default when the rule does not say."""
+        if name == "direction":
+            return self.direction or WORSE[self.figure or "mean"]
+        if name == "baseline" and self.figure == "volume":
+            return "hour-of-week"
+        if name == "shift":
+            return parse_shift(self.shift, self.figure or "mean")
+        if name == "min_samples":
+            return self.min_samples if "min_samples" in self.model_fields_set else 30
+        value = getattr(self, name)
+        return DRIFT_DEFAULTS[name] if value is None else value
 
     def describe_threshold(self) -> str:
         if self.kind == "single":
@@ -156,7 +204,45 @@ class Rule(BaseModel):
             return f"≥ {self.share:.0%} of ≥ {self.min_samples} in {format_duration(self.window)}"  # type: ignore[arg-type]
         if self.kind == "mean":
             return f"mean < {self.below} (≥ {self.min_samples} in {format_duration(self.window)})"  # type: ignore[arg-type]
+        if self.kind == "drift":
+            return describe_drift(self)
         return f"no rating for {format_duration(self.window)} while open"  # type: ignore[arg-type]
+
+
+def describe_drift(rule: Rule) -> str:
+    """A drift rule's sensitivity as ``rules list`` shows it."""
+    figure = rule.figure or "mean"
+    shift = rule.drift_setting("shift")
+    direction = rule.drift_setting("direction")
+    way = {"down": "below", "up": "above", "both": "above or below"}[direction]
+    amount = (
+        f"{shift:g} points"
+        if figure == "mean"
+        else f"{round(shift * 100, 2):g} points"
+        if figure == "share"
+        else f"{round(shift * 100, 2):g} %"
+    )
+    every = format_duration(rule.drift_setting("false_alarm_every"))
+    return f"{figure} {amount} {way} normal · a false alarm every {every}"
+
+
+def parse_shift(value: Any, figure: str) -> float:
+    """A drift rule's ``shift``: points of mean, or a share/volume as 0.1 or "10%"."""
+    if isinstance(value, str):
+        text = value.strip()
+        if figure == "mean" or not re.fullmatch(r"\d{1,3}(\.\d+)?\s*%", text):
+            raise ValueError(
+                f"shift = {shown(value)}: "
+                + (
+                    "a mean's shift is points on the scale, e.g. shift = 0.5"
+                    if figure == "mean"
+                    else 'write a fraction (shift = 0.1) or a percentage (shift = "10%")'
+                )
+            )
+        return float(text.rstrip("%").strip()) / 100
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"shift = {shown(value)}: expected a number")
+    return float(value)
 
 
 _NEEDS: dict[str, tuple[str, ...]] = {
@@ -165,6 +251,7 @@ _NEEDS: dict[str, tuple[str, ...]] = {
     "share": ("window", "share"),
     "mean": ("window", "below"),
     "silence": ("window",),
+    "drift": ("figure", "shift"),
 }
 _ALLOWS: dict[str, set[str]] = {
     "single": {"when", "window"},
@@ -172,8 +259,19 @@ _ALLOWS: dict[str, set[str]] = {
     "share": {"when", "window", "share", "resolve_share", "min_samples"},
     "mean": {"window", "below", "resolve_above", "min_samples"},
     "silence": {"window"},
+    "drift": {
+        "when",
+        "figure",
+        "shift",
+        "direction",
+        "false_alarm_every",
+        "baseline",
+        "baseline_weeks",
+        "min_samples",
+    },
 }
-_KIND_FIELDS = {
+_DRIFT_FIELDS = {"figure", "shift", "direction", "false_alarm_every", "baseline", "baseline_weeks"}
+_KIND_FIELDS = _DRIFT_FIELDS | {
     "when",
     "window",
     "count",
@@ -224,8 +322,61 @@ def _kind_problems(rule: Rule) -> list[str]:
         problems.append(
             f"resolve_above = {rule.resolve_above}: must be at least below = {rule.below}"
         )
+    if rule.kind == "drift":
+        problems += _drift_problems(rule)
     if rule.kind == "silence" and "kiosk" not in rule.key_by:
         problems.append("key_by: a silence rule watches each kiosk, so key_by must include 'kiosk'")
+    return problems
+
+
+#: How large a drift rule's ``shift`` may be, per figure (points of mean; fractions else).
+SHIFT_RANGE = {"mean": (0.05, 3.0), "share": (0.01, 0.9), "volume": (0.05, 0.95)}
+
+
+def _drift_problems(rule: Rule) -> list[str]:
+    figure = rule.figure
+    if figure is None or rule.shift is None:
+        return []
+    problems = []
+    try:
+        shift = parse_shift(rule.shift, figure)
+    except ValueError as exc:
+        problems.append(str(exc))
+    else:
+        low, high = SHIFT_RANGE[figure]
+        if figure == "volume" and rule.drift_setting("direction") == "up":
+            high = 10.0
+        if not low <= shift <= high:
+            unit = "points" if figure == "mean" else ""
+            problems.append(
+                f"shift = {shown(rule.shift)}: must be between {low:g} and {high:g}{unit and ' '}"
+                f"{unit}" + (" (as a fraction: 0.1 is 10 %)" if figure != "mean" else "")
+            )
+    if rule.when and figure != "share":
+        problems.append(
+            f"when: a {figure} drift watches every rating in scope; "
+            "only a share drift takes `when` (which ratings count; default: score ≤ 2)"
+        )
+    if "reasons" in rule.when:
+        problems.append(
+            "when.reasons: a drift rule judges each rating as it arrives, before the "
+            "reasons picked on the reason screen; condition on score, language or kiosk instead"
+        )
+    if "moment" not in rule.key_by:
+        problems.append(
+            "key_by: a drift rule learns each moment's normal, so key_by must include 'moment'"
+        )
+    if figure == "volume" and rule.baseline not in (None, "hour-of-week"):
+        problems.append(
+            f"baseline = {shown(rule.baseline)}: a volume drift compares each hour with the "
+            'same hour of past weeks; leave baseline out (or write "hour-of-week")'
+        )
+    every = rule.false_alarm_every
+    if every is not None and every < timedelta(days=1):
+        problems.append(
+            f"false_alarm_every = {format_duration(every)}: at least 1d "
+            "(the expected time between false alarms of each moment)"
+        )
     return problems
 
 
