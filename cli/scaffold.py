@@ -106,6 +106,8 @@ critical = false
 target = 4.0
 reasons = ["apathy", "coldness", "insufficient-availability"]
 praise = ["friendly-staff"]
+[stages.moments.name]
+en = "Welcome"
 [stages.moments.question]
 en = "How were you welcomed?"
 
@@ -120,6 +122,8 @@ critical = true
 target = 4.4
 reasons = ["lost-time", "wrong-pace", "lack-of-reaction"]
 praise = ["quick-service"]
+[stages.moments.name]
+en = "Wait to be served"
 [stages.moments.question]
 en = "How was the wait to be served?"
 
@@ -134,6 +138,8 @@ critical = true
 target = 4.5
 reasons = ["bad-information", "rule-book", "runaround"]
 praise = ["clear-information"]
+[stages.moments.name]
+en = "Bill"
 [stages.moments.question]
 en = "Was your bill correct and clear?"
 """,
@@ -151,6 +157,20 @@ count = 3
 key_by = ["site"]
 summary = "{count} customers unhappy with the wait in {window} (reasons: {top_reasons})"
 response = "Shift lead: add a second server to the counter now and greet the queue."
+
+# A critical moment worse than its own normal for this time of the week (the same part
+# of the week over the last 8 weeks): about one false alarm per moment every 90 days.
+[[rules]]
+id = "$name.critical-drift"
+kind = "drift"
+cycle = "$dash"
+scope = { critical = true }
+figure = "mean"
+shift = 0.5
+false_alarm_every = "90d"
+key_by = ["site", "moment"]
+summary = "{moment_name}: {change}"
+response = "Manager: this moment is worse than usual since {since}; check staffing and the top reasons ({top_reasons})."
 """,
     "src/servicecycle_$name/rules_test.toml": """\
 # Rule tests: `servicecycle rules test src/servicecycle_$name/rules_test.toml`
@@ -181,6 +201,28 @@ repeat = 10
 [[tests.expect]]
 at = "12m"
 firing = []
+
+[[tests]]
+name = "a wait one point worse than its nine-week normal alerts within a day"
+[[tests.ratings]]
+at = "0m"
+moment = "$dash-service-wait"
+scores = [5, 4, 5, 4, 3, 5, 4, 2, 5, 4]
+repeat = 3024
+every = "30m"
+[[tests.ratings]]
+at = "63d"
+moment = "$dash-service-wait"
+scores = [3, 4, 2, 3, 3, 4, 2, 3, 1, 4]
+repeat = 48
+every = "30m"
+[[tests.expect]]
+at = "63d"
+firing = []
+[[tests.expect]]
+at = "64d"
+firing = ["$name.critical-drift"]
+summary = { "$name.critical-drift" = "Wait to be served: mean" }
 """,
     "tests/test_$name.py": '''\
 """Tests of the $name plugin, with servicecycle's plugin testing kit."""
@@ -194,7 +236,7 @@ from servicecycle.testing import assert_valid_plugin
 def test_plugin_registers_a_valid_cycle_and_rules(plugin_tester):
     report = assert_valid_plugin(plugin_tester(servicecycle_$name, "$name"))
     assert report.cycles == ["$dash"]
-    assert report.rules == ["$name.slow-service"]
+    assert report.rules == ["$name.critical-drift", "$name.slow-service"]
 
 
 def test_rule_tests_pass(plugin_tester):

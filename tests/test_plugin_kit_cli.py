@@ -23,11 +23,14 @@ def test_new_plugin_installs_shows_up_and_its_tests_pass(tmp_path):
     env = with_plugins(site, "pharmacy")
     listed = json.loads(run_cli("plugins", "--json", env=env).stdout)
     pharmacy = next(p for p in listed["plugins"] if p["name"] == "pharmacy")
-    assert pharmacy["registered"] == {"cycles": ["pharmacy"], "rules": ["pharmacy.slow-service"]}
+    assert pharmacy["registered"] == {
+        "cycles": ["pharmacy"],
+        "rules": ["pharmacy.slow-service", "pharmacy.critical-drift"],
+    }
     assert "service-wait" in run_cli("cycles", "pharmacy", env=env).stdout
     checked = run_cli("plugin", "check", "pharmacy", "--strict", env=env)
     assert checked.returncode == 0, checked.stdout
-    assert "pharmacy: 1 cycle(s), 1 rule(s), 2 rule test(s)" in checked.stdout
+    assert "pharmacy: 1 cycle(s), 2 rule(s), 3 rule test(s)" in checked.stdout
     tests = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(project / "tests")],
         capture_output=True,

@@ -13,12 +13,15 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from servicecycle.core import RatingFilter, StoreError
 from servicecycle.core.store import contract, maintenance
 from servicecycle.core.store.folder import (
     FolderEngine,
     FolderStore,
+    cursor_encoder,
     decode_cursor,
     encode_cursor,
     folder_path,
@@ -188,6 +191,23 @@ def test_limit_pages_through_the_feed_without_gaps_or_repeats(site):
 def test_a_foreign_cursor_is_refused_in_one_line(site, cursor):
     with pytest.raises(StoreError, match="not a change-feed cursor"):
         site.changes.changes(after=cursor)
+
+
+@given(
+    st.dictionaries(
+        st.from_regex(r"\A20[0-9]{2}-[01][0-9](-[0-3][0-9])?\.log\Z"),
+        st.tuples(st.integers(0, 2**40), st.integers(0, 2**40)),
+        min_size=1,
+        max_size=12,
+    ),
+    st.integers(0, 2**40),
+    st.integers(0, 2**40),
+    st.sampled_from(["", "2026-11-01T00:00:00.000000Z"]),
+)
+def test_the_quick_cursor_is_the_same_text_as_the_plain_one(positions, inode, offset, since):
+    name = sorted(positions)[len(positions) // 2]
+    encode = cursor_encoder(since, positions, name)
+    assert encode(inode, offset) == encode_cursor(since, {**positions, name: (inode, offset)})
 
 
 def test_a_cursor_round_trips():

@@ -210,6 +210,28 @@ def encode_cursor(since: str, positions: Mapping[str, tuple[int, int]]) -> Curso
     return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
 
+def cursor_encoder(
+    since: str, positions: Mapping[str, tuple[int, int]], name: str
+) -> Callable[[int, int], Cursor]:
+    """:func:`encode_cursor` for cursors that differ only in ``name``'s position.
+
+    A feed hands out a cursor with every change; encoding all partitions each
+    time cost more than reading the rating. The text around ``name``'s entry is
+    made once, so each cursor is one format and one base64 (the same bytes).
+    """
+    body = {"v": _CURSOR_VERSION, "since": since, "at": {k: list(v) for k, v in positions.items()}}
+    body["at"][name] = [0, 0]
+    text = json.dumps(body, separators=(",", ":"), sort_keys=True)
+    key = json.dumps(name)
+    head, tail = text.split(f"{key}:[0,0]")
+
+    def encode(inode: int, offset: int) -> Cursor:
+        raw = f"{head}{key}:[{inode},{offset}]{tail}".encode()
+        return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+    return encode
+
+
 def decode_cursor(cursor: Cursor) -> tuple[str, dict[str, tuple[int, int]]]:
     """The start time and positions of a cursor; StoreError if this engine did not make it."""
     problem = f"{cursor[:40]!r} is not a change-feed cursor of a data folder"
@@ -305,6 +327,7 @@ class FolderChangeFeed:
         """Append the changes of ``data`` (read at ``offset``) to ``found``, up to ``limit``."""
         end = data.rfind(b"\n") + 1  # only complete lines
         start = 0
+        cursor = cursor_encoder(since, positions, name)
         while start < end and len(found) < limit:
             newline = data.index(b"\n", start)
             line, line_start, start = data[start:newline], offset + start, newline + 1
@@ -312,7 +335,7 @@ class FolderChangeFeed:
             change = self._change(path, inode, line_start, line, since)
             if change is not None:
                 kind, rating = change
-                found.append(Change(encode_cursor(since, positions), kind, rating))
+                found.append(Change(cursor(inode, offset + start), kind, rating))
 
     def _change(
         self, path: Path, inode: int, at: int, line: bytes, since: str

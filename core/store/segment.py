@@ -84,7 +84,7 @@ def decode(line: bytes, legacy: bool = False) -> tuple[str, dict[str, Any]]:
     if kind not in KINDS:
         raise ValueError(f"unknown record kind {kind!r}")
     try:
-        payload = _loads(line[11:])
+        payload = _loads(line[11:].decode("utf-8"))  # text: no encoding to guess
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"checksum matches but JSON is invalid: {exc}") from None
     if not isinstance(payload, dict):
