@@ -411,3 +411,19 @@ def test_the_rules_reference_names_every_kind_field_and_drift_setting():
         if name != "python" and f"`{name}`" not in text
     ]
     assert missing == []
+
+
+def test_a_moment_no_longer_rated_resolves_after_a_quiet_week(catalogue):
+    """A kiosk moved to another moment leaves its drift alert: it ends, not fires for ever."""
+    change = T0 + timedelta(weeks=10, days=1, hours=9)
+    stop = change + timedelta(days=1)
+    ratings = [
+        r
+        for r in history(catalogue, 11, weights=lambda at: WORSE if at >= change else GOOD)
+        if r.at < stop
+    ]
+    transitions = run([drift()], catalogue, ratings, until=stop + timedelta(days=8))
+    fired = [a for a, p in transitions if a.state is AlertState.FIRING and a.since >= change]
+    resolved = [a for a, p in transitions if a.state is AlertState.RESOLVED and a.since >= stop]
+    assert fired, "the drop was seen"
+    assert resolved and resolved[-1].since == ratings[-1].at + timedelta(days=7)

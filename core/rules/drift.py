@@ -58,13 +58,16 @@ _LEVELS: dict[str, tuple[int, Callable[[int, int], int], int]] = {
     "flat": (1, lambda d, h: 0, 168),
 }
 
-#: Pseudo-ratings a slot's distribution borrows from the level above it: a slot with
-#: few ratings leans on its wider normal instead of on its own noise.
+#: Pseudo-ratings a slot's distribution borrows from the level above it, at least and at
+#: most (:func:`_prior` decides how many from how much the slots really differ): a slot
+#: with few ratings leans on its wider normal instead of on its own noise.
 PRIOR = 20.0
 MAX_PRIOR = 100_000.0
 #: Typical overshoot of R over A at an alarm (E[R_T]/A): A is the asked-for run
 #: length divided by this, so the measured rate is centred on the asked one.
 OVERSHOOT = 1.25
+#: A mean or share drift with no rating in scope for this long resolves: nothing to judge.
+QUIET_RESOLVE = 7 * 86400.0
 #: Complete weeks a volume drift needs before it judges (each hour has one sample a week).
 VOLUME_WEEKS = 4
 #: Below this many expected ratings an hour, an hour says nothing about volume.
@@ -539,6 +542,15 @@ class DriftKey:
         per_week = self.normals.per_week
         self.log_a = self.spec.log_threshold(per_week) if per_week else math.inf
         self.week = week
+        if not per_week:
+            self.clear()  # learning again (too few ratings in the baseline): no verdict stands
+
+    def clear(self) -> None:
+        """Every detector back to "no evidence": an alarm that can no longer be judged ends."""
+        for watch in self.watches:
+            watch.alarmed = False
+            watch.r, watch.w, watch.v = -math.inf, 0.0, 0.0
+            watch.reset()
 
     def rate(self, clock: WeekClock, t: float, value: float, scale: int) -> bool:
         """A rating in scope: its score on the cycle's scale (mean), 1 or 0 for whether it

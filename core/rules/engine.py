@@ -27,7 +27,7 @@ from ..rating import Rating
 from ..reports.figures import LOW_THRESHOLD
 from ..sites import SiteRegistry
 from .conditions import compile_conditions
-from .drift import DAYS, MONTHS, DriftKey, DriftSpec, WeekClock, words_for
+from .drift import DAYS, MONTHS, QUIET_RESOLVE, DriftKey, DriftSpec, WeekClock, words_for
 from .loader import AnyRule
 from .rule import PythonRule
 from .rule import render as _render
@@ -517,8 +517,14 @@ class RuleEngine:
     def _evaluate(self, plan: _Plan, state: KeyState, now: float, out: list[Transition]) -> None:
         window = plan.window
         hour_end = None
+        unrated_at = None
         if state.drift is not None and plan.drift.figure == "volume":  # type: ignore[union-attr]
             hour_end = state.drift.close_hours(self._clock(state.site), now)
+        elif state.drift is not None and state.last is not None and state.drift.active:
+            unrated_at = state.last.t + QUIET_RESOLVE
+            if now >= unrated_at:  # no rating for a week: the moment is not being rated
+                state.drift.clear()
+                unrated_at = None
         state.expire(now - window)
         try:
             active = self._condition(plan, state, now)
@@ -541,6 +547,8 @@ class RuleEngine:
                 due = _earliest(due, quiet_at)
         if hour_end is not None:
             due = _earliest(due, hour_end)
+        if unrated_at is not None:
+            due = _earliest(due, unrated_at)
         if due is not None:
             self._wake(plan, state, due)
 
