@@ -370,13 +370,14 @@ class RuleEngine:
                     state = plan.states[key] = KeyState(key)
                 if plan.drift is None:
                     state.add(t, matched, obs)
-                elif (
-                    not self._drift(plan, state, obs, t, matched, cycle_scale)
-                    and state.state is None
-                    and not state.drift.active  # type: ignore[union-attr]
-                    and (state.due is not None or plan.drift.figure != "volume")
-                ):
-                    continue  # nothing to decide: no alert, no evidence, a wake-up set
+                else:
+                    self._drift(plan, state, obs, t, matched, cycle_scale)
+                    if (
+                        state.state is None
+                        and not state.drift.active  # type: ignore[union-attr]
+                        and (state.due is not None or plan.drift.figure != "volume")
+                    ):
+                        continue  # nothing to decide: no alert, no alarm, a wake-up set
                 self._evaluate(plan, state, now, transitions)
             except Exception as exc:  # one broken rule never stops the others
                 self._fault(plan.id, exc)
