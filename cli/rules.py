@@ -343,16 +343,14 @@ def replay(
     if not count:
         out.print("No ratings in this period: nothing to replay.")
         return
+    zone = _zone(state)
     if not fired:
         out.print(f"No alert would have fired ({count:,} ratings replayed).")
-        drifts = [r for r in ruleset.active() if r.kind == "drift"]
-        if drifts:
-            _drift_summary(drifts, fired, _zone(state), learn, first)
-        return
-    zone = _zone(state)
     drifts = [r for r in ruleset.active() if r.kind == "drift"]
     if drifts:
         _drift_summary(drifts, fired, zone, learn, first)
+    if not fired:
+        return
     columns = [
         Column("fired at"),
         Column("rule"),

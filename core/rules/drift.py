@@ -188,7 +188,14 @@ class Watch:
         self.alarmed = False
         self.reset()
 
+    def clear(self) -> None:
+        """Back to "no evidence" and no alarm; the next alarm is counted from here."""
+        self.alarmed = False
+        self.r, self.w, self.v = -math.inf, 0.0, 0.0
+        self.reset()
+
     def reset(self) -> None:
+        """Forget the story told so far (what was seen since the change began)."""
         self.n = 0
         self.total = 0.0
         self.expected = 0.0
@@ -214,10 +221,7 @@ class Watch:
             v = self.v - logl
             self.v = v if v > 0.0 else 0.0
             if self.v >= log_a / 2:  # as sure it is back to normal as half the firing evidence
-                self.alarmed = False
-                self.v = self.w = 0.0
-                self.r = -math.inf
-                self.reset()
+                self.clear()
             return
         r = self.r
         if r > -30.0:
@@ -262,17 +266,14 @@ def tilt(probabilities: list[float], values: list[float], goal: float) -> tuple[
     return theta, math.log(sum(p * math.exp(theta * v - shift) for p, v in pairs)) + shift
 
 
-def observation(figure: str, value: float, scale: int) -> tuple[int, float, float]:
-    """``(bin, share of it in the bin above, value)`` of one rating for ``figure``.
+def split(value: float, scale: int) -> tuple[int, float]:
+    """``(face bin, share of it in the bin above)`` of a score from another scale.
 
-    For a share, ``value`` is 1 for a rating that counts (negative) and 0 for one
-    that does not. A score from another scale, moved onto the cycle's (2.33 of
-    5), is split between its two neighbouring faces, so the normal's mean stays exact.
+    Moved onto the cycle's scale (2.33 of 5), it is split between its two
+    neighbouring faces, so the normal's mean stays exact.
     """
-    if figure == "share":
-        return int(value), 0.0, value
     low = min(int(value), scale) - 1
-    return low, value - 1 - low, value
+    return low, value - 1 - low
 
 
 class DriftSpec:
@@ -291,7 +292,6 @@ class DriftSpec:
         self.figure = figure
         self.shift = shift
         self.directions = ("down", "up") if direction == "both" else (direction,)
-        self.period = period
         # An hour's volume is only comparable with the same hour: a part of the day
         # that holds the opening would make every first and last hour look quiet.
         self.levels = BASELINES["hour-of-week" if figure == "volume" else baseline]
@@ -416,7 +416,7 @@ class WeekNormals:
     history), or :data:`UNSET` until slot ``s`` is first asked for.
     """
 
-    __slots__ = ("dists", "per_week", "scale", "shared", "sizes", "slots", "spec", "tables")
+    __slots__ = ("dists", "per_week", "scale", "shared", "sizes", "slots", "spec")
 
     def __init__(
         self,
@@ -428,8 +428,8 @@ class WeekNormals:
         scale: int = 5,
     ) -> None:
         self.spec, self.per_week, self.scale = spec, per_week, scale
-        self.tables, self.dists = tables or [], dists or []
-        self.sizes = [[sum(row) for row in table] for table in self.tables]  # ratings per row
+        self.dists = dists or []
+        self.sizes = [[sum(row) for row in table] for table in tables or []]  # ratings per row
         learning = [None] * len(spec.directions)
         self.slots: list[Any] = [UNSET if per_week else learning] * slots
         self.shared: dict[tuple[int, int], list[Normal | None]] = {}
@@ -548,9 +548,7 @@ class DriftKey:
     def clear(self) -> None:
         """Every detector back to "no evidence": an alarm that can no longer be judged ends."""
         for watch in self.watches:
-            watch.alarmed = False
-            watch.r, watch.w, watch.v = -math.inf, 0.0, 0.0
-            watch.reset()
+            watch.clear()
 
     def rate(self, clock: WeekClock, t: float, value: float, scale: int) -> bool:
         """A rating in scope: its score on the cycle's scale (mean), 1 or 0 for whether it
@@ -577,14 +575,15 @@ class DriftKey:
             self.season.add(week, slot, 0)
             return any(w.n for w in self.watches)
         share = figure == "share"
-        if share:
-            bin_, upper, x = int(value), 0.0, value
+        x = value
+        if share:  # 1 for a rating that counts, 0 for one that does not
+            bin_, upper = int(value), 0.0
         else:
             self.scale = scale
             if value == int(value):
-                bin_, upper, x = int(value) - 1, 0.0, value
+                bin_, upper = int(value) - 1, 0.0
             else:
-                bin_, upper, x = observation(figure, value, scale)
+                bin_, upper = split(value, scale)
         if week > self.week:
             self._refresh(week)
         story = False

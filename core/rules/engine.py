@@ -504,8 +504,7 @@ class RuleEngine:
             drift = state.drift = plan.drift.new_key()  # type: ignore[union-attr]
             state.reasons = Counter()
         value = obs.value if plan.drift.figure == "mean" else float(matched)  # type: ignore[union-attr]
-        clock = self._clocks.get(obs.site) or self._clock(obs.site)
-        story = drift.rate(clock, t, value, scale)
+        story = drift.rate(self._clock(obs.site), t, value, scale)
         state.last = obs
         state.site = obs.site
         if story:

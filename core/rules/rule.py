@@ -191,7 +191,9 @@ class Rule(BaseModel):
         if name == "shift":
             return parse_shift(self.shift, self.figure or "mean")
         if name == "min_samples":
-            return self.min_samples if "min_samples" in self.model_fields_set else 30
+            if "min_samples" in self.model_fields_set:
+                return self.min_samples
+            return DRIFT_DEFAULTS["min_samples"]
         value = getattr(self, name)
         return DRIFT_DEFAULTS[name] if value is None else value
 
